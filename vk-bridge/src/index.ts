@@ -1,1 +1,3 @@
 export * from './types.js';
+export * from './pod.js';
+export * from './sites.js';

@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultLocalSite, loadSitesFile, SiteConfigError, validateSites } from './sites.js';
+
+const good = () => ({
+  id: 'leonardo',
+  displayName: 'Leonardo',
+  kind: 'hpc',
+  driver: 'kubernetes',
+  maxWalltime: 86400,
+  nodeSelector: { 'kubernetes.io/hostname': 'leonardo-vk' },
+  profiles: [
+    {
+      id: 'a100',
+      displayName: 'A100',
+      resources: { cpu: 8, memory: '64Gi', gpu: 1 },
+      maxWalltime: 14400
+    }
+  ]
+});
+
+test('validateSites accepts good sites and the default local site', () => {
+  assert.equal(validateSites([good(), defaultLocalSite()]).length, 2);
+  assert.equal(validateSites({ sites: [defaultLocalSite()] })[0].id, 'local');
+});
+
+const bad: { name: string; mutate: (s: ReturnType<typeof good>) => unknown; field: RegExp }[] = [
+  {
+    name: 'unknown driver',
+    mutate: s => ({ ...s, driver: 'nomad' }),
+    field: /site "leonardo", field driver: unknown driver "nomad"/
+  },
+  {
+    name: 'missing nodeSelector',
+    mutate: s => ({ ...s, nodeSelector: undefined }),
+    field: /site "leonardo", field nodeSelector: is required for the kubernetes driver/
+  },
+  {
+    name: 'empty nodeSelector on interlink',
+    mutate: s => ({ ...s, driver: 'interlink', interlink: { url: 'http://x' }, nodeSelector: {} }),
+    field: /field nodeSelector: is required for the interlink driver/
+  },
+  {
+    name: 'profile above the site maximum',
+    mutate: s => ({ ...s, maxWalltime: 3600 }),
+    field:
+      /site "leonardo", field profiles\[0\]\.maxWalltime: profile "a100" allows 14400 s, above the site's maxWalltime of 3600 s/
+  },
+  { name: 'unknown kind', mutate: s => ({ ...s, kind: 'grid' }), field: /field kind/ },
+  {
+    name: 'bad memory',
+    mutate: s => ({
+      ...s,
+      profiles: [{ ...s.profiles[0], resources: { cpu: 1, memory: 'lots', gpu: 0 } }]
+    }),
+    field: /profiles\[0\]\.resources\.memory/
+  },
+  {
+    name: 'no profiles',
+    mutate: s => ({ ...s, profiles: [] }),
+    field: /field profiles: at least one/
+  },
+  {
+    name: 'interlink without url',
+    mutate: s => ({ ...s, driver: 'interlink' }),
+    field: /field interlink\.url/
+  }
+];
+
+for (const c of bad) {
+  test(`validateSites refuses: ${c.name}`, () => {
+    assert.throws(
+      () => validateSites([c.mutate(good())]),
+      (err: unknown) => err instanceof SiteConfigError && c.field.test(err.message)
+    );
+  });
+}
+
+test('validateSites refuses duplicate ids and reports every problem at once', () => {
+  assert.throws(
+    () => validateSites([good(), { ...good(), driver: 'nope' }]),
+    (err: unknown) =>
+      err instanceof SiteConfigError &&
+      err.problems.length === 2 &&
+      /field id: duplicate id/.test(err.message) &&
+      /field driver: unknown driver "nope"/.test(err.message)
+  );
+});
+
+test('loadSitesFile reads YAML with human durations and refuses a bad file naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sites-'));
+  try {
+    const file = join(dir, 'sites.yaml');
+    await writeFile(
+      file,
+      `sites:
+  - id: leonardo
+    displayName: Leonardo
+    kind: hpc
+    driver: slurm
+    maxWalltime: 24h
+    slurm: { partition: debug, flags: ["--qos=normal"] }
+    profiles:
+      - id: a100
+        displayName: 1×A100
+        resources: { cpu: 8, memory: 64Gi, gpu: 1 }
+        maxWalltime: "4:00:00"
+        defaultWalltime: 30m
+`
+    );
+    const [site] = await loadSitesFile(file);
+    assert.equal(site.maxWalltime, 86400);
+    assert.equal(site.profiles[0].maxWalltime, 14400);
+    assert.equal(site.profiles[0].defaultWalltime, 1800);
+    assert.deepEqual(site.slurm?.flags, ['--qos=normal']);
+
+    await writeFile(
+      file,
+      `sites:\n  - id: x\n    displayName: X\n    kind: hpc\n    driver: kubernetes\n    profiles: []\n`
+    );
+    await assert.rejects(
+      loadSitesFile(file),
+      (err: Error) => err.message.includes(file) && /site "x", field nodeSelector/.test(err.message)
+    );
+    await writeFile(file, `sites: [\n`);
+    await assert.rejects(loadSitesFile(file), /not valid YAML/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,0 +1,226 @@
+/**
+ * Site configuration: the embedded default, a YAML loader and the check that refuses a bad
+ * configuration at start, naming the site and the field, so the server never runs half-configured.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { parseWalltime } from '@jupyterlab-interlink/contract';
+import { memoryBytes } from './pod.js';
+import type { ProfileConfig, SiteConfig } from './types.js';
+
+export const DRIVERS = ['kubernetes', 'interlink', 'local', 'slurm'] as const;
+export const SITE_KINDS = ['hpc', 'htc', 'cloud'] as const;
+/** Drivers that place pods on an interLink virtual node and so must say which node. */
+const NEEDS_NODE_SELECTOR = new Set(['kubernetes', 'interlink']);
+const SITE_ID = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+export function defaultLocalSite(): SiteConfig {
+  return {
+    id: 'local',
+    displayName: 'This machine',
+    kind: 'cloud',
+    description: 'Runs sessions as local processes next to the server',
+    driver: 'local',
+    maxWalltime: 8 * 3600,
+    profiles: [
+      {
+        id: 'small',
+        displayName: 'Small (1 CPU, 2 GiB)',
+        resources: { cpu: 1, memory: '2Gi', gpu: 0 },
+        maxWalltime: 8 * 3600,
+        defaultWalltime: 3600
+      },
+      {
+        id: 'medium',
+        displayName: 'Medium (2 CPU, 4 GiB)',
+        resources: { cpu: 2, memory: '4Gi', gpu: 0 },
+        maxWalltime: 8 * 3600,
+        defaultWalltime: 3600
+      }
+    ]
+  };
+}
+
+export interface SiteProblem {
+  site: string;
+  field: string;
+  message: string;
+}
+
+export class SiteConfigError extends Error {
+  constructor(readonly problems: SiteProblem[]) {
+    super(
+      'invalid site configuration:\n' +
+        problems.map(p => `  site "${p.site}", field ${p.field}: ${p.message}`).join('\n')
+    );
+    this.name = 'SiteConfigError';
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Checks every site and throws one SiteConfigError listing all problems; returns the sites typed.
+ * Accepts an array of sites or `{sites: [...]}` (the YAML file's shape).
+ */
+export function validateSites(config: unknown): SiteConfig[] {
+  const list = isRecord(config) ? config.sites : config;
+  const problems: SiteProblem[] = [];
+  if (!Array.isArray(list)) {
+    throw new SiteConfigError([
+      { site: '(none)', field: 'sites', message: 'must be a list of sites' }
+    ]);
+  }
+  const seen = new Map<string, number>();
+  list.forEach((raw: unknown, index) => {
+    const site = isRecord(raw) ? raw : {};
+    const id = typeof site.id === 'string' && site.id ? site.id : `#${index}`;
+    const bad = (field: string, message: string) => problems.push({ site: id, field, message });
+    if (!isRecord(raw)) return bad('(site)', 'must be a mapping');
+    if (typeof site.id !== 'string' || !SITE_ID.test(site.id) || site.id.length > 40) {
+      bad('id', 'must be lowercase letters, digits and -, at most 40 characters');
+    } else if (seen.has(site.id)) {
+      bad('id', `duplicate id (also site #${seen.get(site.id)})`);
+    } else {
+      seen.set(site.id, index);
+    }
+    if (typeof site.displayName !== 'string' || !site.displayName)
+      bad('displayName', 'is required');
+    if (!SITE_KINDS.includes(site.kind as never)) {
+      bad('kind', `must be one of ${SITE_KINDS.join(', ')} (got ${JSON.stringify(site.kind)})`);
+    }
+    if (!DRIVERS.includes(site.driver as never)) {
+      bad('driver', `unknown driver ${JSON.stringify(site.driver)}; known: ${DRIVERS.join(', ')}`);
+    }
+    if (NEEDS_NODE_SELECTOR.has(site.driver as string)) {
+      const ns = site.nodeSelector;
+      if (!isRecord(ns) || Object.keys(ns).length === 0) {
+        bad(
+          'nodeSelector',
+          `is required for the ${String(site.driver)} driver: the labels of the site's interLink virtual node, e.g. {kubernetes.io/hostname: my-vk}`
+        );
+      } else if (Object.values(ns).some(v => typeof v !== 'string')) {
+        bad('nodeSelector', 'values must be strings');
+      }
+    }
+    if (site.driver === 'interlink') {
+      const il = site.interlink;
+      if (!isRecord(il) || typeof il.url !== 'string' || !/^https?:\/\//.test(il.url)) {
+        bad(
+          'interlink.url',
+          'is required for the interlink driver (http(s) URL of the interLink API)'
+        );
+      }
+    }
+    let siteMax: number | undefined;
+    if (site.maxWalltime !== undefined) {
+      if (typeof site.maxWalltime !== 'number' || !(site.maxWalltime >= 60)) {
+        bad('maxWalltime', 'must be a number of seconds ≥ 60');
+      } else siteMax = site.maxWalltime;
+    }
+    if (!Array.isArray(site.profiles) || site.profiles.length === 0) {
+      bad('profiles', 'at least one profile is required');
+      return;
+    }
+    const profileIds = new Set<string>();
+    site.profiles.forEach((rawProfile: unknown, pi) => {
+      const p = isRecord(rawProfile) ? rawProfile : {};
+      const at = `profiles[${pi}]`;
+      if (typeof p.id !== 'string' || !SITE_ID.test(p.id)) {
+        bad(`${at}.id`, 'must be lowercase letters, digits and -');
+      } else if (profileIds.has(p.id)) {
+        bad(`${at}.id`, `duplicate profile id "${p.id}"`);
+      } else profileIds.add(p.id);
+      if (typeof p.displayName !== 'string' || !p.displayName)
+        bad(`${at}.displayName`, 'is required');
+      const r = isRecord(p.resources) ? p.resources : undefined;
+      if (!r) {
+        bad(`${at}.resources`, 'is required: {cpu, memory, gpu}');
+      } else {
+        if (typeof r.cpu !== 'number' || !(r.cpu > 0))
+          bad(`${at}.resources.cpu`, 'must be a number > 0');
+        if (typeof r.memory !== 'string' || !(memoryBytes(r.memory) > 0)) {
+          bad(`${at}.resources.memory`, 'must be a quantity like 512Mi or 16Gi');
+        }
+        if (!Number.isInteger(r.gpu) || (r.gpu as number) < 0) {
+          bad(`${at}.resources.gpu`, 'must be a whole number ≥ 0');
+        }
+      }
+      if (typeof p.maxWalltime !== 'number' || !(p.maxWalltime >= 60)) {
+        bad(`${at}.maxWalltime`, 'must be a number of seconds ≥ 60');
+      } else if (siteMax !== undefined && p.maxWalltime > siteMax) {
+        bad(
+          `${at}.maxWalltime`,
+          `profile "${String(p.id)}" allows ${p.maxWalltime} s, above the site's maxWalltime of ${siteMax} s`
+        );
+      }
+      if (p.defaultWalltime !== undefined) {
+        if (typeof p.defaultWalltime !== 'number' || !(p.defaultWalltime >= 60)) {
+          bad(`${at}.defaultWalltime`, 'must be a number of seconds ≥ 60');
+        } else if (typeof p.maxWalltime === 'number' && p.defaultWalltime > p.maxWalltime) {
+          bad(`${at}.defaultWalltime`, `is above the profile's maxWalltime of ${p.maxWalltime} s`);
+        }
+      }
+    });
+  });
+  if (problems.length) throw new SiteConfigError(problems);
+  return list as SiteConfig[];
+}
+
+/** `8h`, `30m`, `1d`, `90s`, `4:00:00`, or a number of seconds. */
+export function parseDuration(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$/.exec(value);
+  if (m) return Math.round(Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 's']);
+  if (value.includes(':')) {
+    const s = parseWalltime(value);
+    return Number.isNaN(s) ? value : s;
+  }
+  return value;
+}
+
+function normalizeDurations(site: unknown): unknown {
+  if (!isRecord(site)) return site;
+  const out: Record<string, unknown> = { ...site, maxWalltime: parseDuration(site.maxWalltime) };
+  if (out.maxWalltime === undefined) delete out.maxWalltime;
+  if (Array.isArray(site.profiles)) {
+    out.profiles = site.profiles.map(p => {
+      if (!isRecord(p)) return p;
+      const q: Record<string, unknown> = { ...p, maxWalltime: parseDuration(p.maxWalltime) };
+      if (p.defaultWalltime !== undefined) q.defaultWalltime = parseDuration(p.defaultWalltime);
+      if (isRecord(p.resources) && typeof p.resources.memory === 'number') {
+        q.resources = { ...p.resources, memory: String(p.resources.memory) };
+      }
+      return q as unknown as ProfileConfig;
+    });
+  }
+  return out;
+}
+
+/**
+ * Reads a YAML (or JSON) file with `sites: [...]` (or a bare list), accepting human durations
+ * (`8h`, `4:00:00`) for walltimes, and validates it.
+ */
+export async function loadSitesFile(path: string): Promise<SiteConfig[]> {
+  const text = await readFile(path, 'utf8');
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new Error(`${path}: not valid YAML: ${(err as Error).message}`);
+  }
+  const list = isRecord(doc) ? doc.sites : doc;
+  if (!Array.isArray(list)) {
+    throw new SiteConfigError([
+      { site: '(file)', field: 'sites', message: `${path} must hold a list under "sites:"` }
+    ]);
+  }
+  try {
+    return validateSites(list.map(normalizeDurations));
+  } catch (err) {
+    if (err instanceof SiteConfigError) err.message = `${path}: ${err.message}`;
+    throw err;
+  }
+}
