@@ -67,6 +67,8 @@ export interface SiteConfig {
   interlink?: { url: string; tokenFile?: string; token?: string };
   /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */
   kubernetes?: { kubeconfig?: string; context?: string };
+  /** The agent's argv inside this site's jobs (default: `interlink-agent` from the image). */
+  agentCommand?: string[];
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser?: number;
   profiles: ProfileConfig[];
