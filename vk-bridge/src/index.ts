@@ -1,3 +1,6 @@
 export * from './types.js';
 export * from './pod.js';
 export * from './sites.js';
+export * from './errors.js';
+export { createDriver, type CreateDriverOptions } from './factory.js';
+export { LocalDriver, type LocalDriverOptions } from './drivers/local.js';

@@ -69,6 +69,8 @@ export interface SiteConfig {
   kubernetes?: { kubeconfig?: string; context?: string };
   /** The agent's argv inside this site's jobs (default: `interlink-agent` from the image). */
   agentCommand?: string[];
+  /** local driver: optional bubblewrap isolation (off by default) and the default working directory. */
+  local?: { isolation?: 'none' | 'bubblewrap'; workingDir?: string };
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser?: number;
   profiles: ProfileConfig[];

@@ -1,0 +1,21 @@
+/** One driver per site, chosen by the site's `driver` field. */
+import { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
+import type { Driver, SiteConfig } from './types.js';
+
+export interface CreateDriverOptions {
+  /** Per-site state (local session files, Slurm scripts and output) lives under this directory. */
+  stateDir?: string;
+  /** How often polling drivers (slurm, interlink) ask their backend, ms. */
+  pollIntervalMs?: number;
+  local?: LocalDriverOptions;
+}
+
+export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}): Driver {
+  const stateDir = options.stateDir ? `${options.stateDir}/${site.id}` : undefined;
+  switch (site.driver) {
+    case 'local':
+      return new LocalDriver(site, { stateDir, ...options.local });
+    default:
+      throw new Error(`site "${site.id}": driver "${site.driver}" is not available yet`);
+  }
+}
