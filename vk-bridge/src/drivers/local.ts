@@ -7,20 +7,22 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { closeSync, existsSync, openSync, statSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { constants as osConstants, hostname, tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import type {
-  V1ConfigMap,
-  V1Container,
-  V1KeyToPath,
-  V1Secret,
-  V1Volume
-} from '@kubernetes/client-node';
+import type { V1Container } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
 import { fileLogStream } from '../logfile.js';
+import {
+  containerArgv,
+  containerEnv,
+  materialiseVolumes,
+  mountsOf,
+  rewrite,
+  type Mount
+} from '../podfiles.js';
 import { findProcesses, terminateAll } from '../procs.js';
 import type {
   BackendStatus,
@@ -62,11 +64,6 @@ export const LOCAL_TAG_ENV = 'INTERLINK_LOCAL_TAG';
 
 const FINAL = new Set(['succeeded', 'failed', 'gone']);
 
-interface Mount {
-  mountPath: string;
-  local: string;
-}
-
 interface LocalSession {
   id: string;
   bundle: PodBundle;
@@ -94,22 +91,6 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
   if (code !== null) return code;
   const n = signal ? osConstants.signals[signal] : undefined;
   return 128 + (n ?? 0);
-}
-
-/** `$(VAR)` in command and args, as Kubernetes expands it; `$$(` stays literal. */
-function expand(text: string, env: Record<string, string>): string {
-  return text.replace(/\$\$\(|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, name?: string) =>
-    name === undefined ? '$(' : (env[name] ?? m)
-  );
-}
-
-/** A path inside a mountPath becomes the same path inside the materialised directory. */
-function rewrite(value: string, mounts: Mount[]): string {
-  for (const m of mounts) {
-    if (value === m.mountPath) return m.local;
-    if (value.startsWith(m.mountPath + '/')) return m.local + value.slice(m.mountPath.length);
-  }
-  return value;
 }
 
 export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
@@ -185,7 +166,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     };
     await writeFile(s.logPath, '', { mode: 0o600 });
     try {
-      await this.materialise(s);
+      s.volumes = await materialiseVolumes(bundle, join(dir, 'volumes'));
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -270,158 +251,13 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     this.setStatus(s, { ...s.status, ...status });
   }
 
-  private async materialise(s: LocalSession): Promise<void> {
-    const { bundle } = s;
-    for (const v of bundle.pod.spec?.volumes ?? []) {
-      const dir = join(s.dir, 'volumes', v.name);
-      s.volumes.set(v.name, v.hostPath ? v.hostPath.path : dir);
-      if (v.hostPath) continue;
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await this.fillVolume(v, dir, bundle);
-    }
-  }
-
-  private async fillVolume(v: V1Volume, dir: string, bundle: PodBundle): Promise<void> {
-    const write = async (
-      data: Record<string, Buffer>,
-      items: V1KeyToPath[] | undefined,
-      mode: number
-    ) => {
-      const chosen: V1KeyToPath[] = items ?? Object.keys(data).map(key => ({ key, path: key }));
-      for (const item of chosen) {
-        const value = data[item.key];
-        if (value === undefined) continue;
-        const file = join(dir, item.path);
-        if (!file.startsWith(dir + '/'))
-          throw new DriverError(
-            'Invalid',
-            `volume ${v.name}: path ${item.path} escapes the volume`
-          );
-        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
-        await writeFile(file, value, { mode: item.mode ?? mode });
-        await chmod(file, item.mode ?? mode);
-      }
-    };
-    const secretData = (name: string, optional?: boolean) => {
-      const sec = bundle.secrets.find((x: V1Secret) => x.metadata?.name === name);
-      if (!sec && !optional)
-        throw new DriverError('Invalid', `volume ${v.name}: secret ${name} is not part of the pod`);
-      const out: Record<string, Buffer> = {};
-      for (const [k, b64] of Object.entries(sec?.data ?? {})) out[k] = Buffer.from(b64, 'base64');
-      for (const [k, text] of Object.entries(sec?.stringData ?? {})) out[k] = Buffer.from(text);
-      return out;
-    };
-    const configMapData = (name: string, optional?: boolean) => {
-      const cm = bundle.configMaps.find((x: V1ConfigMap) => x.metadata?.name === name);
-      if (!cm && !optional)
-        throw new DriverError(
-          'Invalid',
-          `volume ${v.name}: config map ${name} is not part of the pod`
-        );
-      const out: Record<string, Buffer> = {};
-      for (const [k, text] of Object.entries(cm?.data ?? {})) out[k] = Buffer.from(text);
-      for (const [k, b64] of Object.entries(cm?.binaryData ?? {}))
-        out[k] = Buffer.from(b64, 'base64');
-      return out;
-    };
-    if (v.secret) {
-      await write(
-        secretData(v.secret.secretName ?? '', v.secret.optional),
-        v.secret.items,
-        v.secret.defaultMode ?? 0o644
-      );
-    } else if (v.configMap) {
-      await write(
-        configMapData(v.configMap.name ?? '', v.configMap.optional),
-        v.configMap.items,
-        v.configMap.defaultMode ?? 0o644
-      );
-    } else if (v.projected) {
-      for (const src of v.projected.sources ?? []) {
-        const mode = v.projected.defaultMode ?? 0o644;
-        if (src.secret)
-          await write(
-            secretData(src.secret.name ?? '', src.secret.optional),
-            src.secret.items,
-            mode
-          );
-        if (src.configMap)
-          await write(
-            configMapData(src.configMap.name ?? '', src.configMap.optional),
-            src.configMap.items,
-            mode
-          );
-      }
-    } else if (!v.emptyDir) {
-      throw new DriverError(
-        'Invalid',
-        `volume ${v.name}: only secret, configMap, projected, emptyDir and hostPath volumes run locally`
-      );
-    }
-  }
-
-  private mountsOf(s: LocalSession, c: V1Container): Mount[] {
-    return (c.volumeMounts ?? [])
-      .map(m => {
-        const base = s.volumes.get(m.name);
-        if (!base)
-          throw new DriverError('Invalid', `container ${c.name} mounts unknown volume ${m.name}`);
-        return {
-          mountPath: m.mountPath.replace(/\/+$/, ''),
-          local: m.subPath ? join(base, m.subPath) : base
-        };
-      })
-      .sort((a, b) => b.mountPath.length - a.mountPath.length);
-  }
-
   private envOf(s: LocalSession, c: V1Container, mounts: Mount[]): Record<string, string> {
-    const { bundle } = s;
-    const env: Record<string, string> = {};
+    const base: Record<string, string> = {};
     for (const name of this.options.inheritEnv ?? DEFAULT_INHERIT) {
       const v = process.env[name];
-      if (v !== undefined) env[name] = v;
+      if (v !== undefined) base[name] = v;
     }
-    const secretValue = (name: string, key: string) => {
-      const sec = bundle.secrets.find(x => x.metadata?.name === name);
-      const b64 = sec?.data?.[key];
-      return b64 !== undefined
-        ? Buffer.from(b64, 'base64').toString('utf8')
-        : sec?.stringData?.[key];
-    };
-    const cmValue = (name: string, key: string) =>
-      bundle.configMaps.find(x => x.metadata?.name === name)?.data?.[key];
-    for (const from of c.envFrom ?? []) {
-      const prefix = from.prefix ?? '';
-      if (from.secretRef) {
-        const sec = bundle.secrets.find(x => x.metadata?.name === from.secretRef!.name);
-        for (const k of Object.keys({ ...sec?.data, ...sec?.stringData }))
-          env[prefix + k] = secretValue(from.secretRef.name!, k) ?? '';
-      }
-      if (from.configMapRef) {
-        const cm = bundle.configMaps.find(x => x.metadata?.name === from.configMapRef!.name);
-        for (const [k, v] of Object.entries(cm?.data ?? {})) env[prefix + k] = v;
-      }
-    }
-    const md = bundle.pod.metadata ?? {};
-    for (const e of c.env ?? []) {
-      let value = e.value !== undefined ? expand(e.value, env) : undefined;
-      const ref = e.valueFrom;
-      if (ref?.secretKeyRef) value = secretValue(ref.secretKeyRef.name ?? '', ref.secretKeyRef.key);
-      else if (ref?.configMapKeyRef)
-        value = cmValue(ref.configMapKeyRef.name ?? '', ref.configMapKeyRef.key);
-      else if (ref?.fieldRef) {
-        const fields: Record<string, string | undefined> = {
-          'metadata.name': md.name,
-          'metadata.namespace': md.namespace ?? 'default',
-          'metadata.uid': md.uid,
-          'spec.nodeName': hostname(),
-          'status.podIP': '127.0.0.1',
-          'status.hostIP': '127.0.0.1'
-        };
-        value = fields[ref.fieldRef.fieldPath];
-      }
-      env[e.name] = rewrite(value ?? '', mounts);
-    }
+    const env = containerEnv(s.bundle, c, mounts, base);
     const [k, v] = s.tag.split('=');
     env[k] = v;
     return env;
@@ -446,11 +282,9 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     s: LocalSession,
     c: V1Container
   ): Promise<{ pid?: number; exit: Promise<number> }> {
-    const mounts = this.mountsOf(s, c);
+    const mounts = mountsOf(s.volumes, c);
     const env = this.envOf(s, c, mounts);
-    const argv = [...(c.command ?? []), ...(c.args ?? [])].map(a =>
-      rewrite(expand(a, env), mounts)
-    );
+    const argv = containerArgv(c, env, mounts);
     const cwd = this.cwdOf(s, c, mounts);
     await mkdir(cwd, { recursive: true });
     const logFd = openSync(s.logPath, 'a');
