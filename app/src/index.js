@@ -1,9 +1,12 @@
+/* global window */
 // Entry point of the JupyterLab front end with the interLink extension bundled in.
 // Must stay first: later imports resolve chunk URLs against the public path.
 import './publicpath';
 
 import { JupyterLab } from '@jupyterlab/application';
 import { PageConfig } from '@jupyterlab/coreutils';
+import { IServiceManager } from '@jupyterlab/services';
+import { PluginRegistry } from '@lumino/coreutils';
 
 // Plugins that cannot work against Debian's jupyter_server 1.23 / jupyterlab_server 2.16,
 // or that need packages this app does not ship (the language server protocol).
@@ -78,10 +81,21 @@ async function main() {
     import('@jupyterlab/pdf-extension')
   ]);
 
+  // JupyterLab >= 4.4 builds its service manager from plugins: register every plugin first, drop a
+  // core plugin when a bundled extension provides the same token (its replacement), then resolve
+  // the service manager from what is left.
+  const plugins = extensions.flatMap(pluginsOf).filter(wanted);
+  const isCore = plugin => plugin.id.startsWith('@jupyterlab/');
+  const replaced = new Set(plugins.filter(p => !isCore(p) && p.provides).map(p => p.provides));
+  const pluginRegistry = new PluginRegistry();
+  pluginRegistry.registerPlugins(plugins.filter(p => !(isCore(p) && replaced.has(p.provides))));
+  const serviceManager = await pluginRegistry.resolveOptionalService(IServiceManager);
+
   const lab = new JupyterLab({
+    pluginRegistry,
+    serviceManager,
     mimeExtensions: mimeExtensions.flatMap(pluginsOf)
   });
-  lab.registerPlugins(extensions.flatMap(pluginsOf).filter(wanted));
   // Lets tests and people debugging in the console reach the application.
   window.jupyterapp = lab;
   await lab.start();

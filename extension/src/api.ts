@@ -1,0 +1,159 @@
+import { PageConfig, URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+import type {
+  CreateSessionRequest,
+  ErrorBody,
+  Session,
+  Site
+} from '@jupyterlab-interlink/contract';
+
+/** The proxy server's base path, relative to the origin, ending in `/`. */
+export function apiBase(): string {
+  let base = PageConfig.getOption('interlinkBaseUrl');
+  if (!base) {
+    base = PageConfig.getOption('hubPrefix') ? '/services/interlink/' : '/interlink/';
+  }
+  if (!base.startsWith('/')) {
+    base = '/' + base;
+  }
+  return base.endsWith('/') ? base : base + '/';
+}
+
+/** An API answer that was not 2xx, with the server's `{error, message, field?}` when it sent one. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly body?: ErrorBody
+  ) {
+    super(message);
+  }
+  get field(): string | undefined {
+    return this.body?.field;
+  }
+}
+
+/** The proxy server's REST API, called with the page's own token. */
+export class InterlinkApi {
+  constructor(
+    readonly serverSettings: ServerConnection.ISettings,
+    readonly base: string = apiBase()
+  ) {}
+
+  url(...parts: string[]): string {
+    return URLExt.join(window.location.origin, this.base, ...parts);
+  }
+
+  async request(path: string, init: RequestInit = {}): Promise<Response> {
+    let response: Response;
+    try {
+      response = await ServerConnection.makeRequest(this.url(path), init, this.serverSettings);
+    } catch (err) {
+      throw new ApiError(0, `The interLink service cannot be reached: ${String(err)}`);
+    }
+    if (!response.ok) {
+      let body: ErrorBody | undefined;
+      let message = `${response.status} ${response.statusText}`;
+      try {
+        body = (await response.json()) as ErrorBody;
+        if (body && typeof body.message === 'string') {
+          message = body.message;
+        }
+      } catch {
+        // not JSON: keep the status line
+      }
+      throw new ApiError(response.status, message, body);
+    }
+    return response;
+  }
+
+  async sites(): Promise<Site[]> {
+    return (await this.request('api/sites')).json();
+  }
+
+  async sessions(): Promise<Session[]> {
+    return (await this.request('api/sessions')).json();
+  }
+
+  async session(id: string): Promise<Session> {
+    return (await this.request(`api/sessions/${encodeURIComponent(id)}`)).json();
+  }
+
+  async create(body: CreateSessionRequest): Promise<Session> {
+    const response = await this.request('api/sessions', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' }
+    });
+    return response.json();
+  }
+
+  async stop(id: string): Promise<void> {
+    await this.request(`api/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** The session's log as a stream of text chunks; it follows until `signal` aborts. */
+  async logs(id: string, signal: AbortSignal, tail = 2000): Promise<Response> {
+    return this.request(`api/sessions/${encodeURIComponent(id)}/logs?follow=1&tail=${tail}`, {
+      signal,
+      cache: 'no-store'
+    });
+  }
+
+  /** Server settings for the remote Jupyter server of a session, through its tunnel. */
+  remoteSettings(session: Session): ServerConnection.ISettings {
+    const path = session.url.startsWith('/') ? session.url : '/' + session.url;
+    const { protocol, host, origin } = window.location;
+    return ServerConnection.makeSettings({
+      baseUrl: origin + path,
+      wsUrl: (protocol === 'https:' ? 'wss://' : 'ws://') + host + path,
+      token: this.serverSettings.token,
+      appendToken: true
+    });
+  }
+}
+
+/** Reads a `text/event-stream` body and calls `onEvent` per complete event. */
+export async function readEventStream(
+  body: ReadableStream<Uint8Array>,
+  onEvent: (event: string, data: string) => void
+): Promise<void> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let event = 'message';
+  let data: string[] = [];
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) {
+      return;
+    }
+    buffer += decoder.decode(value, { stream: true });
+    let newline: number;
+    while ((newline = buffer.search(/\r?\n/)) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(buffer[newline] === '\r' ? newline + 2 : newline + 1);
+      if (line === '') {
+        if (data.length) {
+          onEvent(event, data.join('\n'));
+        }
+        event = 'message';
+        data = [];
+      } else if (line.startsWith(':')) {
+        continue;
+      } else {
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        let value = colon < 0 ? '' : line.slice(colon + 1);
+        if (value.startsWith(' ')) {
+          value = value.slice(1);
+        }
+        if (field === 'event') {
+          event = value;
+        } else if (field === 'data') {
+          data.push(value);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,242 @@
+import type { CreateSessionRequest, Session, Site } from '@jupyterlab-interlink/contract';
+import { ServerConnection } from '@jupyterlab/services';
+import { PromiseDelegate, Token } from '@lumino/coreutils';
+import { IDisposable } from '@lumino/disposable';
+import { ISignal, Signal } from '@lumino/signaling';
+import { InterlinkApi, readEventStream } from './api';
+
+/** A session change: `previous` is undefined the first time the session is seen. */
+export interface ISessionChange {
+  session: Session;
+  previous?: Session;
+}
+
+export type StreamStatus = 'connecting' | 'live' | 'retrying';
+
+/**
+ * The caller's sites and sessions, kept current by the proxy server's event stream.
+ */
+export interface IInterlink {
+  readonly api: InterlinkApi;
+  readonly sites: readonly Site[];
+  readonly sessions: readonly Session[];
+  readonly sitesError: string | null;
+  readonly streamStatus: StreamStatus;
+  /** Resolves once the first list of sessions is known (or after a short timeout). */
+  readonly ready: Promise<void>;
+  readonly changed: ISignal<IInterlink, void>;
+  readonly sessionChanged: ISignal<IInterlink, ISessionChange>;
+  readonly sessionRemoved: ISignal<IInterlink, Session>;
+  session(id: string): Session | undefined;
+  site(id: string): Site | undefined;
+  launch(request: CreateSessionRequest): Promise<Session>;
+  stop(id: string): Promise<void>;
+  refreshSites(): Promise<void>;
+}
+
+export const IInterlink = new Token<IInterlink>(
+  '@jupyterlab-interlink/extension:IInterlink',
+  'Sites and sessions of the interLink proxy server, live.'
+);
+
+export class InterlinkModel implements IInterlink, IDisposable {
+  constructor(serverSettings: ServerConnection.ISettings) {
+    this.api = new InterlinkApi(serverSettings);
+    void this.refreshSites();
+    void this._initialSessions();
+    void this._follow();
+    // The app must not wait long for a proxy server that is absent.
+    setTimeout(() => this._ready.resolve(), 4000);
+  }
+
+  readonly api: InterlinkApi;
+
+  get sites(): readonly Site[] {
+    return this._sites;
+  }
+  get sessions(): readonly Session[] {
+    return [...this._sessions.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+  }
+  get sitesError(): string | null {
+    return this._sitesError;
+  }
+  get streamStatus(): StreamStatus {
+    return this._streamStatus;
+  }
+  get ready(): Promise<void> {
+    return this._ready.promise;
+  }
+  get changed(): ISignal<this, void> {
+    return this._changed;
+  }
+  get sessionChanged(): ISignal<this, ISessionChange> {
+    return this._sessionChanged;
+  }
+  get sessionRemoved(): ISignal<this, Session> {
+    return this._sessionRemoved;
+  }
+  get isDisposed(): boolean {
+    return this._abort.signal.aborted;
+  }
+
+  session(id: string): Session | undefined {
+    return this._sessions.get(id);
+  }
+  site(id: string): Site | undefined {
+    return this._sites.find(s => s.id === id);
+  }
+
+  async launch(request: CreateSessionRequest): Promise<Session> {
+    const session = await this.api.create(request);
+    this._upsert(session);
+    return session;
+  }
+
+  async stop(id: string): Promise<void> {
+    await this.api.stop(id);
+  }
+
+  async refreshSites(): Promise<void> {
+    try {
+      this._sites = await this.api.sites();
+      this._sitesError = null;
+    } catch (err) {
+      this._sitesError = (err as Error).message;
+    }
+    this._changed.emit();
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._abort.abort();
+    Signal.clearData(this);
+  }
+
+  private async _initialSessions(): Promise<void> {
+    try {
+      this._replaceAll(await this.api.sessions());
+    } catch {
+      // the event stream will bring them when the server answers
+    }
+    this._ready.resolve();
+  }
+
+  /** Follows `GET api/events`, reconnecting with backoff. */
+  private async _follow(): Promise<void> {
+    let delay = 1000;
+    while (!this.isDisposed) {
+      this._setStreamStatus('connecting');
+      try {
+        const response = await this.api.request('api/events', {
+          headers: { Accept: 'text/event-stream' },
+          cache: 'no-store',
+          signal: this._abort.signal
+        });
+        if (!response.body) {
+          throw new Error('no body');
+        }
+        this._setStreamStatus('live');
+        delay = 1000;
+        // A new stream starts with a snapshot: sessions missing from it are gone.
+        let snapshot: Set<string> | null = new Set();
+        const settle = setTimeout(() => {
+          if (snapshot) {
+            for (const id of [...this._sessions.keys()]) {
+              if (!snapshot.has(id)) {
+                this._remove(id);
+              }
+            }
+            snapshot = null;
+          }
+        }, 1500);
+        await readEventStream(response.body, (event, data) => {
+          let payload: unknown;
+          try {
+            payload = JSON.parse(data);
+          } catch {
+            return;
+          }
+          if (event === 'session') {
+            const session = payload as Session;
+            snapshot?.add(session.id);
+            this._upsert(session);
+          } else if (event === 'session-removed') {
+            this._remove((payload as { id: string }).id);
+          } else if (event === 'sites') {
+            this._sites = payload as Site[];
+            this._sitesError = null;
+            this._changed.emit();
+          }
+        });
+        clearTimeout(settle);
+      } catch {
+        // dropped or refused: retry below
+      }
+      if (this.isDisposed) {
+        return;
+      }
+      this._setStreamStatus('retrying');
+      await new Promise(resolve => setTimeout(resolve, delay + Math.random() * 500));
+      delay = Math.min(delay * 2, 30000);
+      // State may have moved while we were away.
+      try {
+        this._replaceAll(await this.api.sessions());
+      } catch {
+        // still away
+      }
+    }
+  }
+
+  private _setStreamStatus(status: StreamStatus): void {
+    if (this._streamStatus !== status) {
+      this._streamStatus = status;
+      this._changed.emit();
+    }
+  }
+
+  private _replaceAll(sessions: Session[]): void {
+    const ids = new Set(sessions.map(s => s.id));
+    for (const id of [...this._sessions.keys()]) {
+      if (!ids.has(id)) {
+        this._remove(id);
+      }
+    }
+    for (const session of sessions) {
+      this._upsert(session);
+    }
+  }
+
+  private _upsert(session: Session): void {
+    const previous = this._sessions.get(session.id);
+    if (previous && previous.updatedAt > session.updatedAt) {
+      return;
+    }
+    if (previous && JSON.stringify(previous) === JSON.stringify(session)) {
+      return;
+    }
+    this._sessions.set(session.id, session);
+    this._sessionChanged.emit({ session, previous });
+    this._changed.emit();
+  }
+
+  private _remove(id: string): void {
+    const session = this._sessions.get(id);
+    if (session) {
+      this._sessions.delete(id);
+      this._sessionRemoved.emit(session);
+      this._changed.emit();
+    }
+  }
+
+  private _sites: Site[] = [];
+  private _sitesError: string | null = null;
+  private _sessions = new Map<string, Session>();
+  private _streamStatus: StreamStatus = 'connecting';
+  private _ready = new PromiseDelegate<void>();
+  private _abort = new AbortController();
+  private _changed = new Signal<this, void>(this);
+  private _sessionChanged = new Signal<this, ISessionChange>(this);
+  private _sessionRemoved = new Signal<this, Session>(this);
+}
