@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-require-imports -- webpack loads its config as CommonJS */
 // Builds the JupyterLab front end (with the interLink extension bundled in) into
 // jupyterlab_interlink/static, which the Python launcher serves.
 //   webpack --mode=production    minified, no source maps (the default of `npm run build`)
@@ -44,7 +45,10 @@ module.exports = (env, argv) => {
     resolve: {
       alias: {
         // The extension's declared stylesheet is the repository's top-level style/.
-        '@jupyterlab-interlink/extension/style/index.css': path.resolve(__dirname, '../style/index.css')
+        '@jupyterlab-interlink/extension/style/index.css': path.resolve(
+          __dirname,
+          '../style/index.css'
+        )
       },
       fallback: {
         url: false,
@@ -73,7 +77,14 @@ module.exports = (env, argv) => {
         // Step into the extension's TypeScript while debugging.
         ...(production
           ? []
-          : [{ test: /\.js$/, include: path.join(extensionDir, 'lib'), enforce: 'pre', use: 'source-map-loader' }])
+          : [
+              {
+                test: /\.js$/,
+                include: path.join(extensionDir, 'lib'),
+                enforce: 'pre',
+                use: 'source-map-loader'
+              }
+            ])
       ]
     },
     plugins: [
@@ -82,7 +93,7 @@ module.exports = (env, argv) => {
         filename: production ? '[name].[contenthash:12].css' : '[name].css',
         chunkFilename: production ? '[id].[contenthash:12].css' : '[id].css'
       }),
-      new JinjaTemplatePlugin(path.resolve(__dirname, 'src/index.html'))
+      new JinjaTemplatePlugin(path.resolve(__dirname, 'src/index.html.j2'))
     ],
     performance: { hints: false },
     stats: 'errors-warnings'
