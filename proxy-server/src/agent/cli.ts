@@ -1,0 +1,184 @@
+#!/usr/bin/env node
+// interlink-agent: runs inside the remote job. Starts a Jupyter server on loopback, dials the proxy
+// server's tunnel endpoint and serves the remote Jupyter server back through it. Its stdout is
+// the job log the user reads, so it says what it is doing and never prints a secret or token.
+import { readFileSync } from 'node:fs';
+import { startJupyter, type JupyterServer } from './jupyter.js';
+import { TunnelAgent } from './tunnel-agent.js';
+
+const DEFAULT_COMMAND = ['/usr/bin/python3', '-m', 'jupyter_server'];
+
+function log(line: string): void {
+  process.stdout.write(`${new Date().toISOString()} interlink-agent: ${line}\n`);
+}
+
+class ConfigError extends Error {}
+
+interface Config {
+  sessionId: string;
+  tunnelUrl: string;
+  secret: string;
+  baseUrl: string;
+  command: string[];
+  notebookDir: string;
+  readyTimeoutMs: number;
+}
+
+function readConfig(env: NodeJS.ProcessEnv): Config {
+  const need = (name: string): string => {
+    const value = env[name];
+    if (!value) throw new ConfigError(`${name} is not set`);
+    return value;
+  };
+  const sessionId = need('INTERLINK_SESSION_ID');
+  const tunnelUrl = need('INTERLINK_TUNNEL_URL');
+  let parsed: URL;
+  try {
+    parsed = new URL(tunnelUrl);
+  } catch {
+    throw new ConfigError('INTERLINK_TUNNEL_URL is not a URL');
+  }
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
+    throw new ConfigError('INTERLINK_TUNNEL_URL must start with ws:// or wss://');
+  }
+  let secret: string | undefined;
+  if (env.INTERLINK_SECRET_FILE) {
+    try {
+      secret = readFileSync(env.INTERLINK_SECRET_FILE, 'utf8').trim();
+    } catch (err) {
+      throw new ConfigError(
+        `cannot read INTERLINK_SECRET_FILE: ${(err as NodeJS.ErrnoException).code ?? 'error'}`
+      );
+    }
+  } else {
+    secret = env.INTERLINK_SECRET?.trim();
+  }
+  if (!secret) throw new ConfigError('no secret: set INTERLINK_SECRET_FILE');
+  let baseUrl = env.INTERLINK_BASE_URL || `/interlink/sessions/${sessionId}/`;
+  if (!baseUrl.startsWith('/')) baseUrl = `/${baseUrl}`;
+  if (!baseUrl.endsWith('/')) baseUrl = `${baseUrl}/`;
+  let command = DEFAULT_COMMAND;
+  if (env.INTERLINK_JUPYTER_COMMAND) {
+    try {
+      command = JSON.parse(env.INTERLINK_JUPYTER_COMMAND) as string[];
+    } catch {
+      throw new ConfigError('INTERLINK_JUPYTER_COMMAND must be a JSON array of strings');
+    }
+    if (
+      !Array.isArray(command) ||
+      command.length === 0 ||
+      !command.every(a => typeof a === 'string')
+    ) {
+      throw new ConfigError('INTERLINK_JUPYTER_COMMAND must be a JSON array of strings');
+    }
+  }
+  const readyTimeoutMs = Number(env.INTERLINK_JUPYTER_TIMEOUT_SECONDS ?? 300) * 1000;
+  return {
+    sessionId,
+    tunnelUrl,
+    secret,
+    baseUrl,
+    command,
+    notebookDir: env.INTERLINK_NOTEBOOK_DIR || process.cwd(),
+    readyTimeoutMs: Number.isFinite(readyTimeoutMs) && readyTimeoutMs > 0 ? readyTimeoutMs : 300_000
+  };
+}
+
+/** The environment the Jupyter server (and so every kernel) inherits: without the agent's secret. */
+function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  delete out.INTERLINK_SECRET;
+  delete out.INTERLINK_SECRET_FILE;
+  return out;
+}
+
+async function main(): Promise<number> {
+  let config: Config;
+  try {
+    config = readConfig(process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      log(`cannot start: ${err.message}`);
+      return 2;
+    }
+    throw err;
+  }
+  const safeUrl = new URL(config.tunnelUrl);
+  safeUrl.username = '';
+  safeUrl.password = '';
+  safeUrl.search = '';
+
+  // Filled in as they start; shutdown stops whatever exists by then.
+  const running: { jupyter?: JupyterServer; agent?: TunnelAgent } = {};
+  let finishing: Promise<number> | undefined;
+  const finish = (code: number, why: string): Promise<number> => {
+    finishing ??= (async () => {
+      log(why);
+      await running.agent?.stop();
+      if (running.jupyter) {
+        log('stopping the Jupyter server');
+        await running.jupyter.stop();
+      }
+      return code;
+    })();
+    return finishing;
+  };
+  const stopped = new Promise<number>(resolve => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.on(signal, () => void finish(0, `received ${signal}, shutting down`).then(resolve));
+    }
+  });
+
+  log(`starting Jupyter server (session ${config.sessionId})`);
+  const server = await startJupyter({
+    command: config.command,
+    baseUrl: config.baseUrl,
+    notebookDir: config.notebookDir,
+    env: serverEnv(process.env),
+    onOutput: line => process.stdout.write(`jupyter: ${line}\n`)
+  });
+  running.jupyter = server;
+  if (finishing) {
+    // A signal arrived while the server was being spawned.
+    await server.stop();
+    return finishing;
+  }
+  const died = server.exited.then(code =>
+    finish(code === 0 ? 1 : code, `the Jupyter server exited (code ${code}); stopping`)
+  );
+  try {
+    await Promise.race([server.waitReady(config.readyTimeoutMs), stopped]);
+  } catch (err) {
+    return finish(1, `the Jupyter server did not start: ${(err as Error).message}`);
+  }
+  if (finishing) return finishing;
+  log(`Jupyter server ready on ${server.host}:${server.port}`);
+
+  const agent = new TunnelAgent({
+    url: config.tunnelUrl,
+    sessionId: config.sessionId,
+    secret: config.secret,
+    target: { host: server.host, port: server.port, basePath: config.baseUrl, token: server.token },
+    log,
+    initialDelayMs: Number(process.env.INTERLINK_RECONNECT_INITIAL_MS) || undefined,
+    maxDelayMs: Number(process.env.INTERLINK_RECONNECT_MAX_MS) || undefined
+  });
+  const ended = new Promise<number>(resolve => {
+    agent.once('ended', reason => {
+      const code = reason === 'refused' ? 3 : 0;
+      void finish(code, 'the session is over; shutting down').then(resolve);
+    });
+  });
+  running.agent = agent;
+  log(`connecting tunnel to ${safeUrl.toString()}`);
+  agent.start();
+  return Promise.race([stopped, died, ended]);
+}
+
+main().then(
+  code => process.exit(code),
+  (err: unknown) => {
+    log(`failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+);

@@ -1,0 +1,142 @@
+// Test harness: a minimal proxy front door around a TunnelHub, wired the way the real server does
+// it ({base}/tunnel for agents, {base}/sessions/{id}/… for browsers), on 127.0.0.1 only.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { TunnelHub, type TunnelHubOptions } from './hub.js';
+
+const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+export interface Harness {
+  base: string;
+  port: number;
+  tunnelUrl: string;
+  hub: TunnelHub;
+  registry: Registry;
+  /** Every JSON log line the hub wrote. */
+  logs: string[];
+  /** Agent connections (socket → claimed session), so a test can cut them like a network would. */
+  tunnelSockets: Map<Socket, string>;
+  /** Destroy the TCP connections of a session's agent. */
+  cut(sessionId: string): number;
+  secrets: Map<string, string>;
+  sessionUrl(sessionId: string, rest?: string): string;
+  waitUp(sessionId: string, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): Promise<Harness> {
+  const base = '/interlink';
+  const secrets = new Map<string, string>();
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(chunk.toString());
+      cb();
+    }
+  });
+  const registry = new Registry();
+  const hub = new TunnelHub({
+    authorize(sessionId, secret) {
+      const known = secrets.get(sessionId);
+      if (known === undefined) return false;
+      return timingSafeEqual(sha256(known), sha256(secret));
+    },
+    logger: pino({ level: 'debug' }, sink),
+    registry,
+    ...hubOptions
+  });
+  const tunnelSockets = new Map<Socket, string>();
+  const sessionPath = new RegExp(`^${base}/sessions/([^/?]+)(?:[/?]|$)`);
+  const server = http.createServer((req, res) => {
+    const m = sessionPath.exec(req.url ?? '');
+    if (m) hub.proxyRequest(m[1], req, res);
+    else if (req.url === `${base}/metrics`) {
+      void registry.metrics().then(text => res.end(text));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  server.on('upgrade', (req, socket: Socket, head) => {
+    if (req.url === `${base}/tunnel`) {
+      tunnelSockets.set(socket, String(req.headers['x-interlink-session']));
+      socket.once('close', () => tunnelSockets.delete(socket));
+      hub.handleUpgrade(req, socket, head);
+      return;
+    }
+    const m = sessionPath.exec(req.url ?? '');
+    if (m) hub.proxyUpgrade(m[1], req, socket, head);
+    else socket.destroy();
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    base,
+    port,
+    tunnelUrl: `ws://127.0.0.1:${port}${base}/tunnel`,
+    hub,
+    registry,
+    logs,
+    tunnelSockets,
+    secrets,
+    cut(sessionId) {
+      let n = 0;
+      for (const [socket, id] of tunnelSockets) {
+        if (id === sessionId) {
+          socket.destroy();
+          n++;
+        }
+      }
+      return n;
+    },
+    sessionUrl: (id, rest = '') => `http://127.0.0.1:${port}${base}/sessions/${id}/${rest}`,
+    waitUp(sessionId, timeoutMs = 20_000) {
+      if (hub.isUp(sessionId)) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          hub.off('up', onUp);
+          reject(new Error(`tunnel for ${sessionId} not up within ${timeoutMs} ms`));
+        }, timeoutMs);
+        const onUp = (id: string): void => {
+          if (id !== sessionId) return;
+          clearTimeout(timer);
+          hub.off('up', onUp);
+          resolve();
+        };
+        hub.on('up', onUp);
+      });
+    },
+    async close() {
+      await hub.close();
+      server.closeAllConnections();
+      await new Promise<void>(resolve => server.close(() => resolve()));
+    }
+  };
+}
+
+/** Collect a response body. */
+export function request(
+  url: string,
+  options: http.RequestOptions = {},
+  body?: Buffer | string
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { agent: false, ...options }, res => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+      );
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}

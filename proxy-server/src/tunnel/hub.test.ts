@@ -1,0 +1,450 @@
+// The hub and the agent together, in one process, in front of a small stand-in for the remote
+// Jupyter server that reports what it received. (The real jupyter_server is in agent/*.test.ts.)
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
+import { TunnelAgent, type EndReason } from '../agent/tunnel-agent.js';
+import { startHarness, request, sha256Hex, type Harness } from './harness.js';
+import { webSocketDuplex } from './ws-duplex.js';
+
+const REMOTE_TOKEN = 'remote-server-token-0123456789';
+const BLOB = randomBytes(24 * 1024 * 1024 + 123);
+
+interface Remote {
+  port: number;
+  seen: http.IncomingHttpHeaders[];
+  upgrades: http.IncomingHttpHeaders[];
+  close(): Promise<void>;
+}
+
+/** Stand-in remote server: echoes what it got, serves a blob, hashes uploads, echoes WebSockets. */
+async function startRemote(): Promise<Remote> {
+  const seen: http.IncomingHttpHeaders[] = [];
+  const upgrades: http.IncomingHttpHeaders[] = [];
+  const strip = (url: string): string => url.replace(/^\/interlink\/sessions\/[^/]+\//, '/');
+  const server = http.createServer((req, res) => {
+    seen.push(req.headers);
+    const url = strip(req.url ?? '');
+    if (req.headers.authorization !== `token ${REMOTE_TOKEN}`) {
+      res.writeHead(403).end('no token');
+    } else if (url.startsWith('/echo')) {
+      res.setHeader('Set-Cookie', 'planted=1; Path=/');
+      res.setHeader('Content-Type', 'application/json');
+      res.end(JSON.stringify({ method: req.method, url: req.url, headers: req.headers }));
+    } else if (url === '/blob') {
+      res.writeHead(200, {
+        'Content-Length': BLOB.length,
+        'Content-Type': 'application/octet-stream'
+      });
+      res.end(BLOB);
+    } else if (url.startsWith('/stream')) {
+      // Honours back-pressure, so a stalled reader shows where bytes pile up.
+      const total = 64 * 1024 * 1024;
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let sent = 0;
+      res.writeHead(200, { 'Content-Length': total });
+      const pump = (): void => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!res.write(chunk)) {
+            res.once('drain', pump);
+            return;
+          }
+        }
+        res.end();
+      };
+      pump();
+    } else if (url === '/upload') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks);
+        res.end(JSON.stringify({ length: body.length, sha256: sha256Hex(body) }));
+      });
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    upgrades.push(req.headers);
+    if (req.headers.authorization !== `token ${REMOTE_TOKEN}`) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, ws => {
+      ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+  });
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    seen,
+    upgrades,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      server.closeAllConnections();
+      await new Promise<void>(resolve => server.close(() => resolve()));
+    }
+  };
+}
+
+function agentFor(h: Harness, remote: Remote, sessionId: string, secret?: string): TunnelAgent {
+  const s = secret ?? randomBytes(32).toString('hex');
+  if (secret === undefined) h.secrets.set(sessionId, s);
+  return new TunnelAgent({
+    url: h.tunnelUrl,
+    sessionId,
+    secret: s,
+    target: {
+      host: '127.0.0.1',
+      port: remote.port,
+      basePath: `/interlink/sessions/${sessionId}/`,
+      token: REMOTE_TOKEN
+    },
+    env: {},
+    initialDelayMs: 50,
+    maxDelayMs: 400,
+    maxRefusals: 2
+  });
+}
+
+function waitEnded(agent: TunnelAgent): Promise<EndReason> {
+  return new Promise(resolve => agent.once('ended', reason => resolve(reason)));
+}
+
+/** Try a tunnel handshake and return the HTTP status of the refusal (or 101). */
+function handshakeStatus(h: Harness, headers: Record<string, string>): Promise<number> {
+  return new Promise(resolve => {
+    const ws = new WebSocket(h.tunnelUrl, { headers });
+    ws.on('unexpected-response', (_req, res) => {
+      resolve(res.statusCode ?? 0);
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('open', () => {
+      resolve(101);
+      ws.terminate();
+    });
+    ws.on('error', () => {});
+  });
+}
+
+function openWs(url: string, headers: Record<string, string> = {}): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }> {
+  return new Promise(resolve =>
+    ws.once('message', (data: Buffer, isBinary) => resolve({ data, isBinary }))
+  );
+}
+
+describe('tunnel hub with an agent', { timeout: 60_000 }, () => {
+  let h: Harness;
+  let remote: Remote;
+  let agentA: TunnelAgent;
+
+  before(async () => {
+    h = await startHarness({ pingIntervalMs: 1_000 });
+    remote = await startRemote();
+    agentA = agentFor(h, remote, 'sess-a');
+    agentA.start();
+    await h.waitUp('sess-a');
+  });
+
+  after(async () => {
+    await agentA.stop();
+    await h.close();
+    await remote.close();
+  });
+
+  it('forwards requests without the browser’s credentials and adds the remote token', async () => {
+    const res = await request(
+      h.sessionUrl('sess-a', 'echo?a=1&token=browser-secret&b=x%20y&%74oken=again'),
+      {
+        headers: {
+          Authorization: 'token browser-secret',
+          Cookie: 'session=browser-cookie',
+          'X-Custom': 'kept'
+        }
+      }
+    );
+    assert.equal(res.status, 200);
+    const echoed = JSON.parse(res.body.toString()) as {
+      url: string;
+      headers: Record<string, string>;
+    };
+    assert.equal(echoed.url, '/interlink/sessions/sess-a/echo?a=1&b=x%20y');
+    assert.equal(echoed.headers.authorization, `token ${REMOTE_TOKEN}`);
+    assert.equal(echoed.headers.cookie, undefined);
+    assert.equal(echoed.headers['x-custom'], 'kept');
+    assert.equal(res.headers['set-cookie'], undefined, 'the remote job cannot plant cookies');
+    const all = JSON.stringify(remote.seen);
+    assert.ok(!all.includes('browser-secret') && !all.includes('browser-cookie'));
+  });
+
+  it('carries a large binary download intact', async () => {
+    const res = await request(h.sessionUrl('sess-a', 'blob'));
+    assert.equal(res.status, 200);
+    assert.equal(res.body.length, BLOB.length);
+    assert.equal(sha256Hex(res.body), sha256Hex(BLOB));
+  });
+
+  it('carries a large POST body intact', async () => {
+    const body = randomBytes(9 * 1024 * 1024 + 7);
+    const res = await request(h.sessionUrl('sess-a', 'upload'), { method: 'POST' }, body);
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body.toString()), {
+      length: body.length,
+      sha256: sha256Hex(body)
+    });
+  });
+
+  it('relays WebSockets both ways, binary and text, with no size cap, without Origin or credentials', async () => {
+    const url = h.sessionUrl('sess-a', 'ws?token=browser-secret').replace('http:', 'ws:');
+    const ws = await openWs(url, {
+      Origin: 'http://evil.example',
+      Cookie: 'session=browser-cookie'
+    });
+    const big = randomBytes(12 * 1024 * 1024);
+    ws.send(big);
+    const got = await nextMessage(ws);
+    assert.ok(got.isBinary);
+    assert.equal(sha256Hex(got.data), sha256Hex(big));
+    ws.send('hello');
+    const text = await nextMessage(ws);
+    assert.equal(text.isBinary, false);
+    assert.equal(text.data.toString(), 'hello');
+    ws.close();
+    const upgrade = remote.upgrades.at(-1)!;
+    assert.equal(upgrade.origin, undefined);
+    assert.equal(upgrade.cookie, undefined);
+    assert.equal(upgrade.authorization, `token ${REMOTE_TOKEN}`);
+  });
+
+  it('keeps kernel-sized messages flowing while a big download is in progress', async () => {
+    const url = h.sessionUrl('sess-a', 'ws').replace('http:', 'ws:');
+    const ws = await openWs(url);
+    const download = request(h.sessionUrl('sess-a', 'blob'));
+    for (let i = 0; i < 20; i++) {
+      ws.send(`ping ${i}`);
+      assert.equal((await nextMessage(ws)).data.toString(), `ping ${i}`);
+    }
+    ws.close();
+    assert.equal(sha256Hex((await download).body), sha256Hex(BLOB));
+  });
+
+  it('does not buffer without bound for a browser that stops reading', async () => {
+    const bytesFromAgent = async (): Promise<number> => {
+      const metric = await h.registry.getSingleMetric('interlink_tunnel_bytes_total')!.get();
+      return metric.values.find(v => v.labels.direction === 'from_agent')?.value ?? 0;
+    };
+    const before = await bytesFromAgent();
+    const received = await new Promise<number>((resolve, reject) => {
+      const req = http.get(h.sessionUrl('sess-a', 'stream'), { agent: false }, res => {
+        let n = 0;
+        res.on('data', (c: Buffer) => {
+          n += c.length;
+          if (n > 1024 * 1024 && !res.isPaused()) {
+            res.pause();
+            setTimeout(() => {
+              req.destroy();
+              resolve(n);
+            }, 1_500);
+          }
+        });
+      });
+      req.on('error', reject);
+    });
+    const crossed = (await bytesFromAgent()) - before;
+    assert.ok(received < 64 * 1024 * 1024);
+    // The stream's window (1 MiB) plus socket buffers, far below the 64 MiB on offer.
+    assert.ok(
+      crossed < 24 * 1024 * 1024,
+      `${crossed} bytes crossed the tunnel for a stalled reader`
+    );
+  });
+
+  it('answers 502 with JSON when the session has no tunnel', async () => {
+    const res = await request(h.sessionUrl('sess-none', 'api/status'));
+    assert.equal(res.status, 502);
+    const body = JSON.parse(res.body.toString()) as { error: string; message: string };
+    assert.equal(body.error, 'tunnel_down');
+    assert.ok(body.message.length > 10);
+    await assert.rejects(openWs(h.sessionUrl('sess-none', 'ws').replace('http:', 'ws:')), /502/);
+  });
+
+  it('refuses agents without, with a wrong, or with another session’s secret', async () => {
+    h.secrets.set('sess-b', 'secret-of-b-0123456789abcdef');
+    assert.equal(await handshakeStatus(h, {}), 401);
+    assert.equal(await handshakeStatus(h, { 'X-Interlink-Session': 'sess-b' }), 401);
+    assert.equal(
+      await handshakeStatus(h, { 'X-Interlink-Session': 'sess-b', Authorization: 'Bearer wrong' }),
+      403
+    );
+    const secretA = h.secrets.get('sess-a')!;
+    assert.equal(
+      await handshakeStatus(h, {
+        'X-Interlink-Session': 'sess-b',
+        Authorization: `Bearer ${secretA}`
+      }),
+      403
+    );
+    const agent = agentFor(h, remote, 'sess-c', 'not-the-secret');
+    const ended = waitEnded(agent);
+    agent.start();
+    assert.equal(await ended, 'refused');
+    await agent.stop();
+    const refused = await h.registry
+      .getSingleMetric('interlink_tunnel_upgrades_refused_total')!
+      .get();
+    assert.ok(refused.values.reduce((n, v) => n + v.value, 0) >= 4);
+    assert.ok(h.hub.isUp('sess-a'));
+  });
+
+  it('survives garbage from an authenticated agent; other sessions keep working', async () => {
+    h.secrets.set('sess-g', 'garbage-secret-0123456789');
+    for (const payload of [
+      randomBytes(4096),
+      'text is not allowed',
+      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\xff\xff\xff\xff')
+    ]) {
+      const ws = await openWs(h.tunnelUrl, {
+        'X-Interlink-Session': 'sess-g',
+        Authorization: 'Bearer garbage-secret-0123456789'
+      });
+      const closed = new Promise<void>(resolve => ws.once('close', () => resolve()));
+      ws.on('error', () => {});
+      ws.send(payload);
+      await closed;
+    }
+    assert.equal(h.hub.isUp('sess-g'), false);
+    const res = await request(h.sessionUrl('sess-a', 'echo'));
+    assert.equal(res.status, 200);
+  });
+
+  it('lets a newer connection replace the older one; the replaced agent stops', async () => {
+    const first = agentFor(h, remote, 'sess-r');
+    first.start();
+    await h.waitUp('sess-r');
+    const second = agentFor(h, remote, 'sess-r', h.secrets.get('sess-r'));
+    const firstEnded = waitEnded(first);
+    second.start();
+    assert.equal(await firstEnded, 'replaced');
+    await h.waitUp('sess-r');
+    const res = await request(h.sessionUrl('sess-r', 'echo'));
+    assert.equal(res.status, 200);
+    assert.ok(h.hub.isUp('sess-r'));
+    await second.stop();
+    await first.stop();
+  });
+
+  it('reconnects after the connection is cut, and serves again', async () => {
+    const agent = agentFor(h, remote, 'sess-d');
+    agent.start();
+    await h.waitUp('sess-d');
+    const down = new Promise<void>(resolve => h.hub.on('down', id => id === 'sess-d' && resolve()));
+    assert.equal(h.cut('sess-d'), 1);
+    await down;
+    await h.waitUp('sess-d');
+    assert.equal((await request(h.sessionUrl('sess-d', 'echo'))).status, 200);
+    assert.equal((await request(h.sessionUrl('sess-a', 'echo'))).status, 200);
+    await agent.stop();
+  });
+
+  it('revokes a session: its tunnel closes, the agent stops, the secret is refused', async () => {
+    const agent = agentFor(h, remote, 'sess-v');
+    agent.start();
+    await h.waitUp('sess-v');
+    const ended = waitEnded(agent);
+    h.hub.revoke('sess-v');
+    assert.equal(await ended, 'session-ended');
+    assert.equal(h.hub.isUp('sess-v'), false);
+    assert.equal(
+      await handshakeStatus(h, {
+        'X-Interlink-Session': 'sess-v',
+        Authorization: `Bearer ${h.secrets.get('sess-v')}`
+      }),
+      403
+    );
+    assert.equal((await request(h.sessionUrl('sess-v', 'echo'))).status, 502);
+    await agent.stop();
+  });
+
+  it('exposes tunnel metrics and never logs a secret', async () => {
+    const text = await h.registry.metrics();
+    assert.match(text, /interlink_tunnels_up \d/);
+    assert.match(text, /interlink_tunnel_bytes_total\{direction="from_agent"\} \d+/);
+    assert.match(text, /interlink_tunnel_reconnects_total [1-9]/);
+    assert.match(text, /interlink_tunnel_upgrades_refused_total\{reason="bad_secret"\} [1-9]/);
+    const logs = h.logs.join('');
+    for (const secret of h.secrets.values())
+      assert.ok(!logs.includes(secret), 'a secret was logged');
+  });
+});
+
+describe('agent as a forwarder', { timeout: 30_000 }, () => {
+  it('refuses plain CONNECT and paths outside its base URL (no open relay)', async () => {
+    // A stand-in proxy that speaks to the agent directly, as a compromised proxy could.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>(resolve => wss.once('listening', () => resolve()));
+    const remote = await startRemote();
+    const agent = new TunnelAgent({
+      url: `ws://127.0.0.1:${(wss.address() as AddressInfo).port}/tunnel`,
+      sessionId: 'sess-x',
+      secret: 'x',
+      target: {
+        host: '127.0.0.1',
+        port: remote.port,
+        basePath: '/interlink/sessions/sess-x/',
+        token: REMOTE_TOKEN
+      },
+      env: {}
+    });
+    const client = new Promise<http2.ClientHttp2Session>(resolve =>
+      wss.once('connection', ws => {
+        const session = http2.connect('http://agent', {
+          createConnection: () => webSocketDuplex(ws)
+        });
+        session.once('remoteSettings', () => resolve(session));
+      })
+    );
+    agent.start();
+    const session = await client;
+    const statusOf = (headers: http2.OutgoingHttpHeaders): Promise<number> =>
+      new Promise(resolve => {
+        const stream = session.request(headers, { endStream: headers[':method'] !== 'CONNECT' });
+        stream.on('response', h => resolve(Number(h[':status'])));
+        stream.on('error', () => resolve(-1));
+        stream.resume();
+      });
+    assert.equal(await statusOf({ ':method': 'CONNECT', ':authority': '127.0.0.1:22' }), 405);
+    assert.equal(await statusOf({ ':method': 'GET', ':path': '/other/api/status' }), 404);
+    assert.equal(
+      await statusOf({ ':method': 'GET', ':path': '/interlink/sessions/sess-x/../other/' }),
+      404
+    );
+    assert.equal(
+      await statusOf({ ':method': 'GET', ':path': '/interlink/sessions/sess-x/%2e%2e/y' }),
+      404
+    );
+    assert.equal(
+      await statusOf({ ':method': 'GET', ':path': '/interlink/sessions/sess-x/echo' }),
+      200
+    );
+    session.close();
+    await agent.stop();
+    await remote.close();
+    await new Promise<void>(resolve => wss.close(() => resolve()));
+  });
+});
