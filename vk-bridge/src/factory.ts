@@ -1,5 +1,6 @@
 /** One driver per site, chosen by the site's `driver` field. */
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
+import { SlurmDriver, type SlurmDriverOptions } from './drivers/slurm.js';
 import type { Driver, SiteConfig } from './types.js';
 
 export interface CreateDriverOptions {
@@ -8,6 +9,7 @@ export interface CreateDriverOptions {
   /** How often polling drivers (slurm, interlink) ask their backend, ms. */
   pollIntervalMs?: number;
   local?: LocalDriverOptions;
+  slurm?: SlurmDriverOptions;
 }
 
 export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}): Driver {
@@ -15,6 +17,12 @@ export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}
   switch (site.driver) {
     case 'local':
       return new LocalDriver(site, { stateDir, ...options.local });
+    case 'slurm':
+      return new SlurmDriver(site, {
+        workDir: stateDir,
+        pollIntervalMs: options.pollIntervalMs,
+        ...options.slurm
+      });
     default:
       throw new Error(`site "${site.id}": driver "${site.driver}" is not available yet`);
   }

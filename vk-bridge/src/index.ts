@@ -4,3 +4,10 @@ export * from './sites.js';
 export * from './errors.js';
 export { createDriver, type CreateDriverOptions } from './factory.js';
 export { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
+export {
+  SlurmDriver,
+  mapSlurmState,
+  renderJobScript,
+  type SlurmDriverOptions,
+  type SlurmCallStats
+} from './drivers/slurm.js';

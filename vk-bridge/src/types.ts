@@ -62,7 +62,16 @@ export interface SiteConfig {
   /** Container image of the agent (the Jupyter server + tunnel agent) on the remote side. */
   image?: string;
   /** Slurm: partition, account, extra flags (become `slurm-job.vk.io/flags`), pre-exec. */
-  slurm?: { partition?: string; account?: string; flags?: string[]; preExec?: string };
+  slurm?: {
+    partition?: string;
+    account?: string;
+    flags?: string[];
+    preExec?: string;
+    /** slurm driver: SLURM_CONF for sbatch/squeue/scancel (default: Slurm's own lookup). */
+    conf?: string;
+    /** slurm driver: where job scripts, secrets and output live; must be visible to compute nodes. */
+    workDir?: string;
+  };
   /** interlink driver: the interLink API's URL and a file holding the bearer token. */
   interlink?: { url: string; tokenFile?: string; token?: string };
   /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */
