@@ -1,7 +1,25 @@
-import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import type { CreateSessionRequest, Session } from '@jupyterlab-interlink/contract';
+import { isFinalState } from '@jupyterlab-interlink/contract';
+import { ILayoutRestorer, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  MainAreaWidget,
+  showDialog,
+  ToolbarButton,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { IDisposable } from '@lumino/disposable';
+import { LogView } from './logs';
 import { IInterlink } from './model';
+import { Notifier } from './notify';
+import { SitesPanel } from './panel';
 import { kernelNameFor, RemoteBackends } from './remote';
 import { IRemoteKernels, servicePlugins } from './services';
 
@@ -9,29 +27,211 @@ export { IInterlink } from './model';
 export { IRemoteKernels } from './services';
 
 export const CommandIds = {
-  useRemoteKernel: 'interlink:use-remote-kernel'
+  useRemoteKernel: 'interlink:use-remote-kernel',
+  openSites: 'interlink:open-sites',
+  runOnSite: 'interlink:run-on-site',
+  runHere: 'interlink:run-in-notebook',
+  stopSession: 'interlink:stop-session',
+  showLogs: 'interlink:show-logs'
 } as const;
 
-const commandsPlugin: JupyterFrontEndPlugin<void> = {
-  id: '@jupyterlab-interlink/extension:commands',
-  description: 'Commands to use remote kernels in notebooks.',
+export const sitesIcon = new LabIcon({
+  name: 'interlink:sites',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<path d="M4 3h16a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1zm1 2v2h2V5H5z' +
+    'M4 15h16a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1v-4a1 1 0 0 1 1-1zm1 2v2h2v-2H5z"/>' +
+    '<path d="M11 9.5h2v2h4v2h-2v1.5h-2V13.5h-2V15H9v-1.5H7v-2h4z"/></g></svg>'
+});
+
+const PLUGIN_ID = '@jupyterlab-interlink/extension:plugin';
+
+const uiPlugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'Remote sites panel, launch form, live sessions, logs, notifications and remote kernels in notebooks.',
   autoStart: true,
   requires: [IInterlink, IRemoteKernels],
-  optional: [INotebookTracker, ITranslator],
+  optional: [
+    INotebookTracker,
+    ITranslator,
+    ILayoutRestorer,
+    ISettingRegistry,
+    ICommandPalette,
+    ILauncher
+  ],
   activate: (
     app: JupyterFrontEnd,
     interlink: IInterlink,
     backends: RemoteBackends,
     notebooks: INotebookTracker | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    restorer: ILayoutRestorer | null,
+    settings: ISettingRegistry | null,
+    palette: ICommandPalette | null,
+    launcher: ILauncher | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_interlink');
-    app.commands.addCommand(CommandIds.useRemoteKernel, {
+    const { commands, shell } = app;
+    const where = (session: Session) => {
+      const site = interlink.site(session.site);
+      const profile = site?.profiles.find(p => p.id === session.profile);
+      return `${site?.displayName ?? session.site} · ${profile?.displayName ?? session.profile}`;
+    };
+
+    /** Resolves when the session's kernel can be used; rejects with its reason if it ends. */
+    const whenUsable = (sessionId: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const session = interlink.session(sessionId);
+          const backend = backends.get(sessionId);
+          if (backend) {
+            done();
+            void backend.specReady.then(resolve);
+          } else if (!session || isFinalState(session.state)) {
+            done();
+            reject(
+              new Error(
+                session?.reason ??
+                  trans.__(
+                    'The session ended before its kernel was ready (%1).',
+                    session?.state ?? ''
+                  )
+              )
+            );
+          }
+        };
+        const done = () => {
+          interlink.changed.disconnect(check);
+          backends.changed.disconnect(check);
+        };
+        interlink.changed.connect(check);
+        backends.changed.connect(check);
+        check();
+      });
+
+    const switchKernel = async (panel: NotebookPanel, sessionId: string) => {
+      await whenUsable(sessionId);
+      await panel.sessionContext.ready;
+      await panel.sessionContext.changeKernel({ name: kernelNameFor(sessionId) });
+    };
+
+    const useInNotebook = async (session: Session) => {
+      const panel = notebooks?.currentWidget;
+      if (panel) {
+        shell.activateById(panel.id);
+        await switchKernel(panel, session.id);
+      } else {
+        await whenUsable(session.id);
+        await commands.execute('notebook:create-new', { kernelName: kernelNameFor(session.id) });
+      }
+    };
+
+    const notifier = new Notifier({
+      interlink,
+      trans,
+      notebooks,
+      useInNotebook,
+      openLogs: session => void commands.execute(CommandIds.showLogs, { sessionId: session.id })
+    });
+
+    const launch = async (request: CreateSessionRequest) => {
+      const session = await interlink.launch(request);
+      notifier.follow(session.id);
+      return session;
+    };
+
+    const stop = async (session: Session) => {
+      const result = await showDialog({
+        title: trans.__('Stop this session?'),
+        body: trans.__(
+          'The remote job on %1 is deleted. Variables in its kernel are lost; notebooks stay where they are.',
+          where(session)
+        ),
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: trans.__('Stop') })]
+      });
+      if (result.button.accept) {
+        await interlink.stop(session.id);
+      }
+    };
+
+    // The sidebar.
+    const panel = new SitesPanel({
+      interlink,
+      trans,
+      actions: {
+        launch,
+        stop,
+        openLogs: session => void commands.execute(CommandIds.showLogs, { sessionId: session.id }),
+        useInNotebook,
+        canUse: session => !!backends.get(session.id)
+      }
+    });
+    backends.changed.connect(() => panel.update());
+    panel.title.icon = sitesIcon;
+    panel.title.caption = trans.__('Remote sites');
+    shell.add(panel, 'left', { rank: 300 });
+    restorer?.add(panel, 'interlink-sites');
+
+    // Logs in the main area.
+    const logs = new WidgetTracker<MainAreaWidget<LogView>>({ namespace: 'interlink-logs' });
+    commands.addCommand(CommandIds.showLogs, {
+      label: trans.__('Show Session Log'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { sessionId: { type: 'string' } },
+          required: ['sessionId']
+        }
+      },
+      execute: args => {
+        const sessionId = String(args.sessionId ?? '');
+        const open = logs.find(w => w.content.sessionId === sessionId);
+        if (open) {
+          shell.activateById(open.id);
+          return;
+        }
+        const session = interlink.session(sessionId);
+        const widget = new MainAreaWidget({ content: new LogView(interlink, sessionId, trans) });
+        widget.id = `interlink-log-${sessionId}`;
+        widget.title.label = trans.__('Log: %1', session ? where(session) : sessionId);
+        widget.title.icon = sitesIcon;
+        widget.title.closable = true;
+        void logs.add(widget);
+        shell.add(widget, 'main');
+        shell.activateById(widget.id);
+      }
+    });
+
+    commands.addCommand(CommandIds.stopSession, {
+      label: trans.__('Stop Remote Session…'),
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { sessionId: { type: 'string' } },
+          required: ['sessionId']
+        }
+      },
+      execute: async args => {
+        const session = interlink.session(String(args.sessionId ?? ''));
+        if (session) {
+          await stop(session);
+        }
+      }
+    });
+
+    commands.addCommand(CommandIds.openSites, {
+      label: trans.__('Show Remote Sites'),
+      icon: sitesIcon,
+      execute: () => shell.activateById(panel.id)
+    });
+
+    commands.addCommand(CommandIds.useRemoteKernel, {
       label: args => {
         const session = interlink.session(String(args.sessionId ?? ''));
-        const site = session && interlink.site(session.site);
-        return site
-          ? trans.__('Use Remote Kernel on %1', site.displayName)
+        return session
+          ? trans.__('Use Remote Kernel on %1', where(session))
           : trans.__('Use Remote Kernel');
       },
       describedBy: {
@@ -43,23 +243,181 @@ const commandsPlugin: JupyterFrontEndPlugin<void> = {
           required: ['sessionId']
         }
       },
-      isEnabled: args => !!notebooks?.currentWidget && !!backends.get(String(args.sessionId ?? '')),
+      isEnabled: args => !!backends.get(String(args.sessionId ?? '')),
       execute: async args => {
-        const sessionId = String(args.sessionId ?? '');
-        const panel = notebooks?.currentWidget;
-        if (!panel) {
-          throw new Error(trans.__('Open a notebook first.'));
+        const session = interlink.session(String(args.sessionId ?? ''));
+        if (!session) {
+          throw new Error(trans.__('No session %1.', String(args.sessionId)));
         }
-        const backend = backends.get(sessionId);
-        if (!backend) {
-          throw new Error(trans.__('Session %1 is not ready.', sessionId));
-        }
-        await backend.specReady;
-        await panel.sessionContext.ready;
-        await panel.sessionContext.changeKernel({ name: kernelNameFor(sessionId) });
+        await useInNotebook(session);
       }
     });
+
+    /** The site's profile named in args, or its first one. */
+    const pick = (args: { site?: unknown; profile?: unknown }) => {
+      const site = interlink.site(String(args.site ?? ''));
+      const profile =
+        site?.profiles.find(p => p.id === String(args.profile ?? '')) ?? site?.profiles[0];
+      return { site, profile };
+    };
+
+    commands.addCommand(CommandIds.runOnSite, {
+      label: args => {
+        const { site, profile } = pick(args);
+        if (!site) {
+          return trans.__('Run on Remote Site');
+        }
+        return args.profile && profile
+          ? trans.__('Run on %1 (%2)', site.displayName, profile.displayName)
+          : trans.__('Run on %1', site.displayName);
+      },
+      caption: args => {
+        const { site, profile } = pick(args);
+        return site && profile
+          ? trans.__('Start a remote kernel on %1 with %2', site.displayName, profile.displayName)
+          : '';
+      },
+      icon: sitesIcon,
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: { site: { type: 'string' }, profile: { type: 'string' } },
+          required: ['site']
+        }
+      },
+      isEnabled: args => !!pick(args).profile,
+      execute: async args => {
+        const { site, profile } = pick(args);
+        if (!site || !profile) {
+          return;
+        }
+        shell.activateById(panel.id);
+        await launch({ site: site.id, profile: profile.id, type: 'kernel' });
+      }
+    });
+
+    /** Launch, then switch this notebook's kernel when the session is ready. */
+    const runHere = async (nb: NotebookPanel, siteId?: string, profileId?: string) => {
+      let choice = siteId ? pick({ site: siteId, profile: profileId }) : null;
+      if (!choice) {
+        const options = interlink.sites.flatMap(site =>
+          site.profiles.map(profile => ({ site, profile }))
+        );
+        const labels = options.map(o => `${o.site.displayName} · ${o.profile.displayName}`);
+        const result = await InputDialog.getItem({
+          title: trans.__('Run this notebook remotely'),
+          label: trans.__('Site and profile'),
+          items: labels
+        });
+        if (!result.button.accept || result.value === null) {
+          return;
+        }
+        choice = options[labels.indexOf(result.value)] ?? null;
+      }
+      if (!choice?.site || !choice.profile) {
+        return;
+      }
+      const session = await launch({
+        site: choice.site.id,
+        profile: choice.profile.id,
+        type: 'kernel'
+      });
+      await switchKernel(nb, session.id);
+    };
+
+    commands.addCommand(CommandIds.runHere, {
+      label: trans.__('Run Notebook on Remote Site…'),
+      caption: trans.__("Start a remote session and switch this notebook's kernel to it"),
+      icon: sitesIcon,
+      isEnabled: () => !!notebooks?.currentWidget,
+      execute: async args => {
+        const nb = notebooks?.currentWidget;
+        if (nb) {
+          await runHere(
+            nb,
+            args.site ? String(args.site) : undefined,
+            args.profile ? String(args.profile) : undefined
+          );
+        }
+      }
+    });
+
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (nb: NotebookPanel): IDisposable => {
+        const button = new ToolbarButton({
+          icon: sitesIcon,
+          label: trans.__('Remote'),
+          tooltip: trans.__("Start a remote session and switch this notebook's kernel to it"),
+          onClick: () => {
+            runHere(nb).catch(err =>
+              showDialog({
+                title: trans.__('Remote kernel not started'),
+                body: (err as Error).message,
+                buttons: [Dialog.okButton()]
+              })
+            );
+          }
+        });
+        button.node.setAttribute('data-testid', 'interlink-notebook-run');
+        nb.toolbar.insertItem(10, 'interlinkRun', button);
+        return button;
+      }
+    });
+
+    // "Run on <site>" in the palette and the launcher, following the list of sites.
+    palette?.addItem({ command: CommandIds.openSites, category: trans.__('Remote Sites') });
+    palette?.addItem({ command: CommandIds.runHere, category: trans.__('Remote Sites') });
+    let siteItems: IDisposable[] = [];
+    let siteKey = '';
+    const syncSites = () => {
+      const key = interlink.sites.map(s => s.id).join(',');
+      if (key === siteKey) {
+        return;
+      }
+      siteKey = key;
+      siteItems.forEach(d => d.dispose());
+      siteItems = [];
+      interlink.sites.forEach((site, i) => {
+        if (palette) {
+          siteItems.push(
+            palette.addItem({
+              command: CommandIds.runOnSite,
+              args: { site: site.id },
+              category: trans.__('Remote Sites')
+            })
+          );
+        }
+        if (launcher) {
+          siteItems.push(
+            launcher.add({
+              command: CommandIds.runOnSite,
+              args: { site: site.id },
+              category: trans.__('Remote Sites'),
+              rank: i
+            })
+          );
+        }
+      });
+    };
+    interlink.changed.connect(syncSites);
+    syncSites();
+
+    if (settings) {
+      void settings
+        .load(PLUGIN_ID)
+        .then(s => {
+          const apply = () => {
+            notifier.enabled = s.get('notifications').composite !== false;
+            notifier.warnBeforeSeconds =
+              Number(s.get('walltimeWarningMinutes').composite ?? 15) * 60;
+            notifier.saveBeforeEnd = s.get('saveBeforeWalltimeEnds').composite !== false;
+          };
+          apply();
+          s.changed.connect(apply);
+        })
+        .catch(() => undefined);
+    }
   }
 };
 
-export default [...servicePlugins, commandsPlugin];
+export default [...servicePlugins, uiPlugin];

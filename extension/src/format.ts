@@ -1,0 +1,95 @@
+import {
+  formatWalltime,
+  type Profile,
+  type Session,
+  type SessionState,
+  type Site
+} from '@jupyterlab-interlink/contract';
+import { TranslationBundle } from '@jupyterlab/translation';
+
+export function kindLabel(kind: Site['kind']): string {
+  return kind === 'hpc' ? 'HPC' : kind === 'htc' ? 'HTC' : 'Cloud';
+}
+
+export function resourcesLabel(profile: Profile, trans: TranslationBundle): string {
+  const r = profile.resources;
+  const parts = [r.cpu === 1 ? trans.__('%1 CPU', r.cpu) : trans.__('%1 CPUs', r.cpu), r.memory];
+  if (r.gpu > 0) {
+    parts.push(`${r.gpu}×${r.gpuType ?? 'GPU'}`);
+  }
+  return parts.join(' · ');
+}
+
+export function stateLabel(state: SessionState, trans: TranslationBundle): string {
+  switch (state) {
+    case 'pending':
+      return trans.__('Submitting');
+    case 'queued':
+      return trans.__('Queued');
+    case 'starting':
+      return trans.__('Starting');
+    case 'ready':
+      return trans.__('Ready');
+    case 'stopping':
+      return trans.__('Stopping');
+    case 'completed':
+      return trans.__('Completed');
+    case 'failed':
+      return trans.__('Failed');
+    case 'cancelled':
+      return trans.__('Stopped');
+    case 'expired':
+      return trans.__('Walltime over');
+  }
+}
+
+export function healthLabel(status: Site['health']['status'], trans: TranslationBundle): string {
+  switch (status) {
+    case 'ok':
+      return trans.__('Available');
+    case 'degraded':
+      return trans.__('Degraded');
+    case 'down':
+      return trans.__('Down');
+    default:
+      return trans.__('Status unknown');
+  }
+}
+
+function since(iso: string | undefined, now: number): number {
+  return iso ? Math.max(0, (now - Date.parse(iso)) / 1000) : 0;
+}
+
+function clock(iso: string): string {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+/** One line about time: waiting, expected start, elapsed and remaining walltime. */
+export function timeLine(session: Session, now: number, trans: TranslationBundle): string {
+  switch (session.state) {
+    case 'pending':
+    case 'queued': {
+      const waiting = trans.__('waiting %1', formatWalltime(since(session.createdAt, now)));
+      const expected = session.queue?.expectedStart;
+      return expected
+        ? `${waiting} · ${trans.__('expected to start at %1', clock(expected))}`
+        : waiting;
+    }
+    case 'starting':
+    case 'ready':
+    case 'stopping': {
+      const elapsed = trans.__('running %1', formatWalltime(since(session.startedAt, now)));
+      if (!session.endsAt) {
+        return elapsed;
+      }
+      const left = Math.max(0, (Date.parse(session.endsAt) - now) / 1000);
+      return `${elapsed} · ${trans.__('%1 left', formatWalltime(left))}`;
+    }
+    default: {
+      const end = Date.parse(session.updatedAt);
+      return session.startedAt
+        ? trans.__('ran %1', formatWalltime(since(session.startedAt, end)))
+        : trans.__('never started');
+    }
+  }
+}

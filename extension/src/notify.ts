@@ -1,0 +1,197 @@
+import { formatWalltime, type Session } from '@jupyterlab-interlink/contract';
+import { Notification } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { TranslationBundle } from '@jupyterlab/translation';
+import { IInterlink, ISessionChange } from './model';
+import { kernelNameFor } from './remote';
+
+export interface INotifierOptions {
+  interlink: IInterlink;
+  trans: TranslationBundle;
+  notebooks: INotebookTracker | null;
+  useInNotebook(session: Session): Promise<void>;
+  openLogs(session: Session): void;
+}
+
+/**
+ * One toast per session that follows it (queued, started, ready, failed), and a warning before
+ * its walltime ends that also saves the notebooks using its kernel.
+ */
+export class Notifier {
+  constructor(private readonly _o: INotifierOptions) {
+    _o.interlink.sessionChanged.connect(this._onChange, this);
+    this._timer = window.setInterval(() => this._checkWalltimes(), 5000);
+  }
+
+  enabled = true;
+  warnBeforeSeconds = 15 * 60;
+  saveBeforeEnd = true;
+
+  /** Sessions launched from this page are followed from their first state. */
+  follow(sessionId: string): void {
+    this._followed.add(sessionId);
+  }
+
+  dispose(): void {
+    window.clearInterval(this._timer);
+    this._o.interlink.sessionChanged.disconnect(this._onChange, this);
+  }
+
+  private _label(session: Session): string {
+    const site = this._o.interlink.site(session.site);
+    const profile = site?.profiles.find(p => p.id === session.profile);
+    return `${site?.displayName ?? session.site} · ${profile?.displayName ?? session.profile}`;
+  }
+
+  private _onChange(_: unknown, { session, previous }: ISessionChange): void {
+    if (previous && previous.state !== session.state && session.state === 'ready') {
+      // a fresh start gets its own walltime warning
+      this._warned.delete(session.id);
+    }
+    if (!this.enabled) {
+      return;
+    }
+    if (!previous && !this._followed.has(session.id)) {
+      return;
+    }
+    if (previous && previous.state === session.state) {
+      return;
+    }
+    const { trans } = this._o;
+    const where = this._label(session);
+    const id = this._toasts.get(session.id);
+    const show = (
+      type: Notification.TypeOptions,
+      message: string,
+      options: Notification.IOptions<null> = {}
+    ) => {
+      // An update keeps earlier actions unless told otherwise.
+      options = { actions: [], ...options };
+      if (id && Notification.update({ id, type, message, ...options })) {
+        return;
+      }
+      this._toasts.set(session.id, Notification.emit(message, type, options));
+    };
+    const logs: Notification.IAction = {
+      label: trans.__('Show log'),
+      callback: () => this._o.openLogs(session)
+    };
+    switch (session.state) {
+      case 'pending':
+        show('in-progress', trans.__('Submitting a session to %1…', where), { autoClose: false });
+        break;
+      case 'queued':
+        show(
+          'in-progress',
+          session.queue?.reason
+            ? trans.__('Queued on %1: %2', where, session.queue.reason)
+            : trans.__('Queued on %1', where),
+          { autoClose: false }
+        );
+        break;
+      case 'starting':
+        show('in-progress', trans.__('Started on %1; Jupyter is starting…', where), {
+          autoClose: false,
+          actions: [logs]
+        });
+        break;
+      case 'ready':
+        if (session.type === 'kernel') {
+          show('success', trans.__('Remote kernel on %1 is ready', where), {
+            autoClose: 8000,
+            actions: [
+              {
+                label: trans.__('Use in notebook'),
+                callback: () => void this._o.useInNotebook(session).catch(() => undefined),
+                displayType: 'accent'
+              }
+            ]
+          });
+        } else {
+          show('info', trans.__('Job on %1 is running', where), {
+            autoClose: 5000,
+            actions: [logs]
+          });
+        }
+        break;
+      case 'failed':
+        show(
+          'error',
+          trans.__(
+            'Session on %1 failed: %2',
+            where,
+            session.reason ?? trans.__('no reason given')
+          ),
+          { autoClose: false, actions: [logs] }
+        );
+        break;
+      case 'expired':
+        show(
+          'warning',
+          trans.__('Session on %1 reached its walltime. %2', where, session.reason ?? ''),
+          { autoClose: false, actions: [logs] }
+        );
+        break;
+      case 'completed':
+        show('success', trans.__('Session on %1 completed', where), { autoClose: 5000 });
+        break;
+      case 'cancelled':
+        show('info', trans.__('Session on %1 stopped', where), { autoClose: 4000 });
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Saves the open notebooks whose kernel runs in this session; returns how many. */
+  async saveNotebooksOf(session: Session): Promise<number> {
+    const name = kernelNameFor(session.id);
+    const saves: Promise<void>[] = [];
+    this._o.notebooks?.forEach(panel => {
+      if (panel.sessionContext.session?.kernel?.name === name && panel.context.model.dirty) {
+        saves.push(panel.context.save());
+      } else if (panel.sessionContext.session?.kernel?.name === name) {
+        saves.push(Promise.resolve());
+      }
+    });
+    await Promise.allSettled(saves);
+    return saves.length;
+  }
+
+  private _checkWalltimes(): void {
+    const now = Date.now();
+    for (const session of this._o.interlink.sessions) {
+      if (session.state !== 'ready' || !session.endsAt || this._warned.has(session.id)) {
+        continue;
+      }
+      const left = (Date.parse(session.endsAt) - now) / 1000;
+      if (left > this.warnBeforeSeconds || left <= 0) {
+        continue;
+      }
+      this._warned.add(session.id);
+      void this._warn(session, left);
+    }
+  }
+
+  private async _warn(session: Session, left: number): Promise<void> {
+    const { trans } = this._o;
+    const saved = this.saveBeforeEnd ? await this.saveNotebooksOf(session) : 0;
+    const message =
+      saved > 0
+        ? trans.__(
+            'Session on %1 ends in %2. Notebooks using its kernel were saved (%3).',
+            this._label(session),
+            formatWalltime(left),
+            saved
+          )
+        : trans.__('Session on %1 ends in %2.', this._label(session), formatWalltime(left));
+    if (this.enabled || saved > 0) {
+      Notification.warning(message, { autoClose: false });
+    }
+  }
+
+  private _timer: number;
+  private _followed = new Set<string>();
+  private _toasts = new Map<string, string>();
+  private _warned = new Set<string>();
+}
