@@ -1,4 +1,5 @@
 /** One driver per site, chosen by the site's `driver` field. */
+import { KubernetesDriver, type KubernetesDriverOptions } from './drivers/kubernetes.js';
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
 import { SlurmDriver, type SlurmDriverOptions } from './drivers/slurm.js';
 import type { Driver, SiteConfig } from './types.js';
@@ -10,6 +11,7 @@ export interface CreateDriverOptions {
   pollIntervalMs?: number;
   local?: LocalDriverOptions;
   slurm?: SlurmDriverOptions;
+  kubernetes?: KubernetesDriverOptions;
 }
 
 export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}): Driver {
@@ -23,6 +25,8 @@ export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}
         pollIntervalMs: options.pollIntervalMs,
         ...options.slurm
       });
+    case 'kubernetes':
+      return new KubernetesDriver(site, options.kubernetes);
     default:
       throw new Error(`site "${site.id}": driver "${site.driver}" is not available yet`);
   }

@@ -11,3 +11,8 @@ export {
   type SlurmDriverOptions,
   type SlurmCallStats
 } from './drivers/slurm.js';
+export {
+  KubernetesDriver,
+  podToStatus,
+  type KubernetesDriverOptions
+} from './drivers/kubernetes.js';
