@@ -1,1 +1,131 @@
-export {};
+/**
+ * Assembles a proxy server from its parts: sites → drivers → sessions, tunnel hub, auth, HTTP.
+ * The CLI and the tests both start it through `startProxyServer`.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import {
+  createDriver,
+  validateSites,
+  type Driver,
+  type SiteConfig
+} from '@jupyterlab-interlink/vk-bridge';
+import type { Authenticator } from './auth.js';
+import { createLogger, type Logger } from './logging.js';
+import { createMetrics } from './metrics.js';
+import { createProxyHttpServer } from './server.js';
+import { SessionManager } from './sessions.js';
+import { TunnelHub } from './tunnel/hub.js';
+
+export { TokenAuthenticator, type Authenticator, type Caller } from './auth.js';
+export { SessionManager, ApiError } from './sessions.js';
+
+export interface StartOptions {
+  sites: SiteConfig[];
+  auth: Authenticator;
+  /** `/interlink` standalone; `/services/<name>` under JupyterHub. */
+  basePath?: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** How agents reach this server, when not the address it listens on (e.g. wss://hub.example.org/services/interlink/tunnel). */
+  tunnelUrl?: string;
+  /** Standalone: the local Jupyter server to front. */
+  upstream?: string;
+  logger?: Logger;
+  /** Drivers by site id, for tests that bring their own. */
+  drivers?: Map<string, Driver>;
+  agentEnv?: Record<string, string>;
+  /** Where drivers keep per-session files (logs, scripts); default: a temporary folder. */
+  stateDir?: string;
+  allowedOrigins?: string[];
+}
+
+export interface RunningProxyServer {
+  /** http://host:port */
+  url: string;
+  port: number;
+  basePath: string;
+  sessions: SessionManager;
+  tunnels: TunnelHub;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/** The agent shipped in this package: what local and Slurm jobs on this machine run. */
+export const AGENT_SCRIPT = fileURLToPath(new URL('./agent/cli.js', import.meta.url));
+
+export async function startProxyServer(options: StartOptions): Promise<RunningProxyServer> {
+  const logger = options.logger ?? createLogger();
+  const basePath = (options.basePath ?? '/interlink').replace(/\/+$/, '');
+  validateSites(options.sites);
+  const metrics = createMetrics();
+  const drivers =
+    options.drivers ??
+    new Map(
+      options.sites.map(site => [site.id, createDriver(site, { stateDir: options.stateDir })])
+    );
+
+  const host = options.host ?? '127.0.0.1';
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+  let port = 0;
+  const sessions = new SessionManager({
+    sites: options.sites,
+    drivers,
+    basePath,
+    // Known once listening: the default tunnel URL carries the real port.
+    tunnelUrl: () => options.tunnelUrl ?? `ws://${urlHost}:${port}${basePath}/tunnel`,
+    agentCommand: site =>
+      site.driver === 'local' || site.driver === 'slurm'
+        ? [process.execPath, AGENT_SCRIPT]
+        : (site.agentCommand ?? ['interlink-agent']),
+    agentEnv: options.agentEnv,
+    logger
+  });
+  const tunnels = new TunnelHub({
+    authorize: (id, secret) => sessions.authorizeAgent(id, secret),
+    logger,
+    registry: metrics.registry
+  });
+  const server = createProxyHttpServer({
+    basePath,
+    auth: options.auth,
+    sessions,
+    tunnels,
+    metrics,
+    logger,
+    upstream: options.upstream,
+    allowedOrigins: options.allowedOrigins
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => resolve());
+  });
+  port = (server.address() as AddressInfo).port;
+  const url = `http://${urlHost}:${port}`;
+
+  sessions.onEnded = id => tunnels.revoke(id);
+  tunnels.on('up', id => sessions.onTunnel(id, true));
+  tunnels.on('down', id => sessions.onTunnel(id, false));
+  await sessions.start();
+  logger.info(
+    { url: `${url}${basePath}/`, sites: options.sites.map(s => s.id) },
+    'proxy server listening'
+  );
+
+  return {
+    url,
+    port,
+    basePath,
+    sessions,
+    tunnels,
+    server,
+    async close() {
+      server.closeAllConnections?.();
+      await new Promise<void>(resolve => server.close(() => resolve()));
+      await tunnels.close();
+      await sessions.close();
+    }
+  };
+}

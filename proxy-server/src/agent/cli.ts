@@ -3,6 +3,7 @@
 // server's tunnel endpoint and serves the remote Jupyter server back through it. Its stdout is
 // the job log the user reads, so it says what it is doing and never prints a secret or token.
 import { readFileSync } from 'node:fs';
+import { jobFromEnvironment, runJob } from './job.js';
 import { startJupyter, type JupyterServer } from './jupyter.js';
 import { TunnelAgent } from './tunnel-agent.js';
 
@@ -93,6 +94,8 @@ function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 async function main(): Promise<number> {
+  // A batch job needs no Jupyter server and no tunnel: it runs to completion and reports its code.
+  if (process.env.INTERLINK_SESSION_TYPE === 'job') return runJob(jobFromEnvironment());
   let config: Config;
   try {
     config = readConfig(process.env);

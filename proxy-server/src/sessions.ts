@@ -1,0 +1,547 @@
+/**
+ * The sessions a proxy server knows: validates launches against the sites' profiles, asks the
+ * site's driver to place the pod, and turns what the backend and the tunnel report into the one
+ * state users see (pending → queued → starting → ready → stopping → completed | failed | cancelled | expired).
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import {
+  CreateSessionRequest,
+  firstProblem,
+  formatWalltime,
+  isFinalState,
+  type ErrorBody,
+  type Session,
+  type SessionState,
+  type Site,
+  type SiteHealth
+} from '@jupyterlab-interlink/contract';
+import {
+  ANNOTATIONS,
+  LABELS,
+  buildPod,
+  type BackendStatus,
+  type Driver,
+  type LogOptions,
+  type ObservedPod,
+  type SiteConfig
+} from '@jupyterlab-interlink/vk-bridge';
+import type { Logger } from './logging.js';
+import type { Caller } from './auth.js';
+
+/** An error the API answers with as `{error, message, field?}`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: ErrorBody
+  ) {
+    super(body.message);
+  }
+}
+
+interface SessionRecord {
+  session: Session;
+  secretHash: Buffer;
+  groups: string[];
+  tunnelUp: boolean;
+  /** Why we are deleting the pod ourselves: the user stopped it, or the walltime ran out. */
+  ending?: { state: 'cancelled' | 'expired'; reason: string };
+  expiryTimer?: NodeJS.Timeout;
+}
+
+export interface SessionManagerOptions {
+  sites: SiteConfig[];
+  drivers: Map<string, Driver>;
+  /** `/interlink` standalone, `/services/<name>` under JupyterHub; no trailing slash. */
+  basePath: string;
+  /** Where agents dial: ws(s)://…{basePath}/tunnel. */
+  tunnelUrl(): string;
+  /** The agent's argv inside the site's job. */
+  agentCommand(site: SiteConfig): string[];
+  /** Extra environment for agents (HTTPS_PROXY and the like); never secrets. */
+  agentEnv?: Record<string, string>;
+  logger: Logger;
+  /** Keep ended sessions listed this long, so a failure does not vanish (default 24 h). */
+  retainEndedMs?: number;
+}
+
+export interface SessionEvents {
+  changed: [session: Session];
+  removed: [id: string, owner: string];
+  health: [siteId: string, health: SiteHealth];
+}
+
+const hash = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+
+export class SessionManager extends EventEmitter<SessionEvents> {
+  private readonly records = new Map<string, SessionRecord>();
+  private readonly health = new Map<string, SiteHealth>();
+  private readonly sites = new Map<string, SiteConfig>();
+  private healthTimer?: NodeJS.Timeout;
+  private readonly retainEndedMs: number;
+  /** The tunnel hub plugs in here so ended sessions lose their tunnel at once. */
+  onEnded: (id: string) => void = () => {};
+
+  constructor(private readonly options: SessionManagerOptions) {
+    super();
+    for (const site of options.sites) this.sites.set(site.id, site);
+    this.retainEndedMs = options.retainEndedMs ?? 24 * 3600 * 1000;
+  }
+
+  /** Starts every driver and re-adopts the pods they already run, so a restart loses no session. */
+  async start(): Promise<void> {
+    for (const site of this.options.sites) {
+      const driver = this.driver(site.id);
+      driver.on('update', (id, status) => this.onBackend(id, status));
+      driver.on('health', health => this.setHealth(site.id, health));
+      this.health.set(site.id, { status: 'unknown', message: 'not checked yet' });
+      const observed = await driver.start();
+      for (const pod of observed) this.adopt(site, pod);
+    }
+    await this.refreshHealth();
+    this.healthTimer = setInterval(() => void this.refreshHealth(), 30_000);
+    this.healthTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.healthTimer);
+    for (const record of this.records.values()) clearTimeout(record.expiryTimer);
+    await Promise.all([...this.options.drivers.values()].map(d => d.close()));
+  }
+
+  listSites(): Site[] {
+    return this.options.sites.map(site => ({
+      id: site.id,
+      displayName: site.displayName,
+      kind: site.kind,
+      description: site.description,
+      driver: site.driver,
+      health: this.health.get(site.id) ?? { status: 'unknown' },
+      profiles: site.profiles.map(p => {
+        const maxWalltime = Math.min(p.maxWalltime, site.maxWalltime ?? Infinity);
+        return {
+          id: p.id,
+          displayName: p.displayName,
+          description: p.description,
+          resources: { ...p.resources },
+          maxWalltime,
+          defaultWalltime: Math.min(p.defaultWalltime ?? 3600, maxWalltime)
+        };
+      })
+    }));
+  }
+
+  /** Validates a launch request and hands the pod to the site's driver. */
+  async create(caller: Caller, body: unknown): Promise<Session> {
+    const problem = firstProblem(CreateSessionRequest, body);
+    if (problem) throw new ApiError(400, problem);
+    const request = body as CreateSessionRequest;
+    const site = this.sites.get(request.site);
+    if (!site) {
+      throw invalid(
+        'site',
+        `unknown site "${request.site}"; available: ${[...this.sites.keys()].join(', ')}`
+      );
+    }
+    const profile = site.profiles.find(p => p.id === request.profile);
+    if (!profile) {
+      throw invalid(
+        'profile',
+        `site "${site.id}" has no profile "${request.profile}"; available: ${site.profiles.map(p => p.id).join(', ')}`
+      );
+    }
+    const maxWalltime = Math.min(profile.maxWalltime, site.maxWalltime ?? Infinity);
+    const walltime = request.walltime ?? Math.min(profile.defaultWalltime ?? 3600, maxWalltime);
+    if (walltime > maxWalltime) {
+      throw invalid(
+        'walltime',
+        `walltime ${formatWalltime(walltime)} is above the ${formatWalltime(maxWalltime)} that profile "${profile.id}" of site "${site.id}" allows`
+      );
+    }
+    if (request.type === 'job' && !request.path && !request.command) {
+      throw invalid('path', 'a job needs the notebook or script to run (path) or a command');
+    }
+    const live = [...this.records.values()].filter(
+      r =>
+        r.session.owner === caller.name &&
+        r.session.site === site.id &&
+        !isFinalState(r.session.state)
+    ).length;
+    if (site.maxSessionsPerUser !== undefined && live >= site.maxSessionsPerUser) {
+      throw new ApiError(429, {
+        error: 'limit_reached',
+        field: 'site',
+        message: `you already have ${live} live session(s) on "${site.displayName}", the most this site allows; stop one first`
+      });
+    }
+
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(32).toString('base64url');
+    const secretHash = hash(secret);
+    const now = new Date().toISOString();
+    const session: Session = {
+      id,
+      site: site.id,
+      profile: profile.id,
+      type: request.type,
+      name: request.name,
+      state: 'pending',
+      owner: caller.name,
+      createdAt: now,
+      updatedAt: now,
+      walltime,
+      url: `${this.options.basePath}/sessions/${id}/`,
+      progress: [`submitting to ${site.displayName}`],
+      path: request.path,
+      command: request.command
+    };
+    const record: SessionRecord = { session, secretHash, groups: caller.groups, tunnelUp: false };
+    this.records.set(id, record);
+
+    const bundle = buildPod({
+      sessionId: id,
+      site,
+      profile,
+      user: { name: caller.name, groups: caller.groups },
+      type: request.type,
+      walltime,
+      createdAt: now,
+      name: request.name,
+      path: request.path,
+      command: request.command,
+      agent: {
+        tunnelUrl: this.options.tunnelUrl(),
+        secret,
+        secretHash: secretHash.toString('hex'),
+        baseUrl: session.url,
+        command: this.options.agentCommand(site),
+        env: this.options.agentEnv
+      }
+    });
+    try {
+      const { backendId } = await this.driver(site.id).create(bundle);
+      this.update(record, {
+        backendId,
+        progress: `submitted to ${site.displayName} as ${backendId}`
+      });
+    } catch (err) {
+      this.options.logger.warn({ err, session: id, site: site.id }, 'backend refused the launch');
+      this.finish(
+        record,
+        'failed',
+        `${site.displayName} refused the launch: ${(err as Error).message}`
+      );
+    }
+    this.options.logger.info(
+      { session: id, site: site.id, profile: profile.id, user: caller.name, type: request.type },
+      'session launched'
+    );
+    return { ...record.session };
+  }
+
+  list(owner: string): Session[] {
+    return [...this.records.values()]
+      .filter(r => r.session.owner === owner)
+      .map(r => ({ ...r.session }))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** The caller's own session; another user's answers 404 too, so ids cannot be probed. */
+  get(caller: Caller, id: string): Session {
+    return { ...this.own(caller, id).session };
+  }
+
+  /** Whether the caller owns a session: the reverse proxy checks this on every request. */
+  owns(caller: Caller, id: string): 'own' | 'other' | 'none' {
+    const record = this.records.get(id);
+    if (!record) return 'none';
+    return record.session.owner === caller.name ? 'own' : 'other';
+  }
+
+  state(id: string): SessionState | undefined {
+    return this.records.get(id)?.session.state;
+  }
+
+  async stop(caller: Caller, id: string): Promise<Session> {
+    const record = this.own(caller, id);
+    if (isFinalState(record.session.state)) return { ...record.session };
+    await this.end(record, 'cancelled', `stopped by ${caller.name}`);
+    return { ...record.session };
+  }
+
+  async logs(caller: Caller, id: string, options: LogOptions): Promise<Readable> {
+    const record = this.own(caller, id);
+    return this.driver(record.session.site).logs(id, options);
+  }
+
+  /** The tunnel asks: is this the live secret of that session? */
+  authorizeAgent(id: string, secret: string): boolean {
+    const record = this.records.get(id);
+    if (!record || isFinalState(record.session.state) || record.session.state === 'stopping') {
+      return false;
+    }
+    return timingSafeEqual(hash(secret), record.secretHash);
+  }
+
+  /** The agent's tunnel came up or went down. */
+  onTunnel(id: string, up: boolean): void {
+    const record = this.records.get(id);
+    if (!record || isFinalState(record.session.state)) return;
+    record.tunnelUp = up;
+    const { state } = record.session;
+    if (up && (state === 'starting' || state === 'queued' || state === 'pending')) {
+      this.update(record, { state: 'ready', progress: 'remote Jupyter server connected' });
+    } else if (!up && state === 'ready' && record.session.type === 'kernel') {
+      this.update(record, {
+        state: 'starting',
+        progress:
+          'tunnel lost; waiting for the agent to reconnect (the remote kernel keeps running)'
+      });
+    }
+  }
+
+  private own(caller: Caller, id: string): SessionRecord {
+    const record = this.records.get(id);
+    if (!record || record.session.owner !== caller.name) {
+      throw new ApiError(404, { error: 'not_found', message: `no session "${id}" of yours` });
+    }
+    return record;
+  }
+
+  private driver(siteId: string): Driver {
+    const driver = this.options.drivers.get(siteId);
+    if (!driver) throw new Error(`no driver for site ${siteId}`);
+    return driver;
+  }
+
+  private onBackend(id: string, status: BackendStatus): void {
+    const record = this.records.get(id);
+    if (!record || isFinalState(record.session.state)) return;
+    const s = record.session;
+    switch (status.phase) {
+      case 'pending':
+        break;
+      case 'queued': {
+        const why = status.queue?.reason ? `: ${status.queue.reason}` : '';
+        this.update(record, {
+          state: s.state === 'stopping' ? 'stopping' : 'queued',
+          queue: status.queue,
+          backendId: status.backendId,
+          progress:
+            s.state === 'queued' && s.queue?.reason === status.queue?.reason
+              ? undefined
+              : `queued${why}`
+        });
+        break;
+      }
+      case 'running': {
+        if (s.state === 'stopping') break;
+        const startedAt = s.startedAt ?? status.startedAt ?? new Date().toISOString();
+        const endsAt = new Date(Date.parse(startedAt) + s.walltime * 1000).toISOString();
+        const next: SessionState = s.type === 'job' || record.tunnelUp ? 'ready' : 'starting';
+        if (s.state !== next || !s.startedAt) {
+          this.update(record, {
+            state: next,
+            startedAt,
+            endsAt,
+            queue: undefined,
+            backendId: status.backendId,
+            progress:
+              next === 'starting'
+                ? `running${status.backendId ? ` as ${status.backendId}` : ''}; starting Jupyter`
+                : 'running'
+          });
+          this.armExpiry(record);
+        }
+        break;
+      }
+      case 'succeeded':
+        this.finish(
+          record,
+          record.ending?.state ?? 'completed',
+          record.ending?.reason,
+          status.exitCode
+        );
+        break;
+      case 'failed':
+        if (record.ending)
+          this.finish(record, record.ending.state, record.ending.reason, status.exitCode);
+        else if (status.expired) {
+          this.finish(
+            record,
+            'expired',
+            `walltime of ${formatWalltime(s.walltime)} reached`,
+            status.exitCode
+          );
+        } else
+          this.finish(record, 'failed', status.reason ?? 'the remote job failed', status.exitCode);
+        break;
+      case 'gone':
+        this.finish(
+          record,
+          record.ending?.state ?? 'failed',
+          record.ending?.reason ?? `the remote job disappeared from ${s.site}`
+        );
+        break;
+    }
+  }
+
+  /** Deletes the pod ourselves (stop, walltime) and records why. */
+  private async end(
+    record: SessionRecord,
+    state: 'cancelled' | 'expired',
+    reason: string
+  ): Promise<void> {
+    if (record.ending || isFinalState(record.session.state)) return;
+    record.ending = { state, reason };
+    this.update(record, { state: 'stopping', progress: reason });
+    this.onEnded(record.session.id);
+    try {
+      await this.driver(record.session.site).delete(record.session.id);
+    } catch (err) {
+      this.options.logger.warn({ err, session: record.session.id }, 'backend delete failed');
+    }
+    // The driver reports the pod gone; if it said nothing, the deletion it accepted is final.
+    if (!isFinalState(record.session.state)) this.finish(record, state, reason);
+  }
+
+  private armExpiry(record: SessionRecord): void {
+    clearTimeout(record.expiryTimer);
+    if (!record.session.endsAt) return;
+    const ms = Math.max(0, Date.parse(record.session.endsAt) - Date.now());
+    // setTimeout takes at most 2^31-1 ms; longer walltimes re-arm on the next state change
+    record.expiryTimer = setTimeout(
+      () =>
+        void this.end(
+          record,
+          'expired',
+          `walltime of ${formatWalltime(record.session.walltime)} reached`
+        ),
+      Math.min(ms, 2 ** 31 - 1)
+    );
+    record.expiryTimer.unref();
+  }
+
+  private finish(
+    record: SessionRecord,
+    state: SessionState,
+    reason?: string,
+    exitCode?: number
+  ): void {
+    if (isFinalState(record.session.state)) return;
+    clearTimeout(record.expiryTimer);
+    this.update(record, {
+      state,
+      reason: state === 'completed' ? undefined : reason,
+      exitCode,
+      progress: state === 'completed' ? 'completed' : `${state}${reason ? `: ${reason}` : ''}`
+    });
+    this.onEnded(record.session.id);
+    const id = record.session.id;
+    setTimeout(() => {
+      if (this.records.get(id) === record) {
+        this.records.delete(id);
+        this.emit('removed', id, record.session.owner);
+      }
+    }, this.retainEndedMs).unref();
+  }
+
+  private update(
+    record: SessionRecord,
+    change: Partial<Omit<Session, 'progress'>> & { progress?: string }
+  ): void {
+    const { progress, ...fields } = change;
+    const s = record.session;
+    Object.assign(s, fields);
+    for (const key of Object.keys(fields) as (keyof Session)[]) {
+      if (s[key] === undefined) delete s[key];
+    }
+    if (progress) s.progress = [...(s.progress ?? []), progress].slice(-20);
+    s.updatedAt = new Date().toISOString();
+    this.options.logger.info(
+      { session: s.id, state: s.state, reason: s.reason },
+      'session changed'
+    );
+    this.emit('changed', { ...s });
+  }
+
+  /** Rebuilds a session from the labels and annotations of a pod the backend still runs. */
+  private adopt(site: SiteConfig, observed: ObservedPod): void {
+    const { pod, sessionId: id } = observed;
+    if (this.records.has(id)) return;
+    const labels = pod.metadata?.labels ?? {};
+    const notes = pod.metadata?.annotations ?? {};
+    const secretHex = notes[ANNOTATIONS.secretHash];
+    if (!secretHex) {
+      this.options.logger.warn({ session: id }, 'pod without a secret hash; not adopted');
+      return;
+    }
+    const createdAt = notes[ANNOTATIONS.createdAt] ?? new Date().toISOString();
+    const session: Session = {
+      id,
+      site: site.id,
+      profile: labels[LABELS.profile] ?? 'unknown',
+      type: labels[LABELS.type] === 'job' ? 'job' : 'kernel',
+      name: notes[ANNOTATIONS.name],
+      state: 'pending',
+      owner: notes[ANNOTATIONS.user] ?? labels[LABELS.user] ?? 'unknown',
+      createdAt,
+      updatedAt: new Date().toISOString(),
+      walltime: Number(notes[ANNOTATIONS.walltime] ?? 3600),
+      url: `${this.options.basePath}/sessions/${id}/`,
+      progress: ['re-adopted after a restart of the proxy server'],
+      path: notes[ANNOTATIONS.path]
+    };
+    const record: SessionRecord = {
+      session,
+      secretHash: Buffer.from(secretHex, 'hex'),
+      groups: (notes[ANNOTATIONS.groups] ?? '').split(',').filter(Boolean),
+      tunnelUp: false
+    };
+    this.records.set(id, record);
+    this.options.logger.info({ session: id, site: site.id }, 'session re-adopted');
+    this.emit('changed', { ...session });
+    this.onBackend(id, observed.status);
+  }
+
+  private async refreshHealth(): Promise<void> {
+    await Promise.all(
+      this.options.sites.map(async site => {
+        try {
+          this.setHealth(site.id, await this.driver(site.id).health());
+        } catch (err) {
+          this.setHealth(site.id, { status: 'down', message: (err as Error).message });
+        }
+      })
+    );
+  }
+
+  private setHealth(siteId: string, health: SiteHealth): void {
+    const stamped = { ...health, checkedAt: health.checkedAt ?? new Date().toISOString() };
+    const before = this.health.get(siteId);
+    this.health.set(siteId, stamped);
+    if (
+      before?.status !== stamped.status ||
+      before?.freeGpus !== stamped.freeGpus ||
+      before?.message !== stamped.message
+    ) {
+      this.emit('health', siteId, stamped);
+    }
+  }
+
+  /** Counts by site and state, for the metrics gauge. */
+  counts(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const { session } of this.records.values()) {
+      const bySite = out.get(session.site) ?? new Map<string, number>();
+      bySite.set(session.state, (bySite.get(session.state) ?? 0) + 1);
+      out.set(session.site, bySite);
+    }
+    return out;
+  }
+}
+
+function invalid(field: string, message: string): ApiError {
+  return new ApiError(400, { error: 'invalid_field', field, message: `${field}: ${message}` });
+}
