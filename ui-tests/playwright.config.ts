@@ -1,16 +1,20 @@
 import { defineConfig } from '@playwright/test';
 import { baseURL, server } from './frontdoor';
 
+// Two runs sharing one checkout would wipe each other's artifacts: give each its own folders.
+const outputDir = process.env.UI_TESTS_OUTPUT_DIR ?? 'test-results';
+const reportDir = process.env.UI_TESTS_REPORT_DIR ?? 'playwright-report';
+
 export default defineConfig({
   testDir: './tests',
-  outputDir: './test-results',
+  outputDir,
   // One JupyterLab, two cores shared with the rest of the machine: run tests one at a time.
   workers: 1,
   fullyParallel: false,
   timeout: 60_000,
   expect: { timeout: 20_000 },
   retries: 0,
-  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
+  reporter: [['list'], ['html', { open: 'never', outputFolder: reportDir }]],
   use: {
     baseURL,
     headless: true,
