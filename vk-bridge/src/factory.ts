@@ -1,5 +1,6 @@
 /** One driver per site, chosen by the site's `driver` field. */
 import { KubernetesDriver, type KubernetesDriverOptions } from './drivers/kubernetes.js';
+import { InterlinkDriver, type InterlinkDriverOptions } from './drivers/interlink.js';
 import { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
 import { SlurmDriver, type SlurmDriverOptions } from './drivers/slurm.js';
 import type { Driver, SiteConfig } from './types.js';
@@ -12,6 +13,7 @@ export interface CreateDriverOptions {
   local?: LocalDriverOptions;
   slurm?: SlurmDriverOptions;
   kubernetes?: KubernetesDriverOptions;
+  interlink?: InterlinkDriverOptions;
 }
 
 export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}): Driver {
@@ -27,7 +29,13 @@ export function createDriver(site: SiteConfig, options: CreateDriverOptions = {}
       });
     case 'kubernetes':
       return new KubernetesDriver(site, options.kubernetes);
+    case 'interlink':
+      return new InterlinkDriver(site, {
+        stateDir,
+        pollIntervalMs: options.pollIntervalMs,
+        ...options.interlink
+      });
     default:
-      throw new Error(`site "${site.id}": driver "${site.driver}" is not available yet`);
+      throw new Error(`site "${site.id}": unknown driver "${site.driver}"`);
   }
 }

@@ -16,3 +16,9 @@ export {
   podToStatus,
   type KubernetesDriverOptions
 } from './drivers/kubernetes.js';
+export {
+  InterlinkDriver,
+  interlinkToStatus,
+  type InterlinkDriverOptions,
+  type InterlinkCallStats
+} from './drivers/interlink.js';
