@@ -17,6 +17,7 @@ import shutil
 import sys
 import tempfile
 
+from jupyter_core.paths import jupyter_config_dir
 from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.base.zmqhandlers import WebSocketMixin
 from jupyter_server.serverapp import ServerApp
@@ -152,6 +153,13 @@ class InterlinkLabApp(LabServerApp):
         # A saved workspace reopens the last layout; a fresh one per run keeps starts (and
         # tests) predictable. Pass --workspaces-dir=PATH to keep layouts between runs.
         return os.path.join(self._scratch_dir(), "workspaces")
+
+    @default("user_settings_dir")
+    def _default_user_settings_dir(self):
+        # Where JupyterLab itself keeps them, so a user's settings carry over.
+        return os.environ.get("JUPYTERLAB_SETTINGS_DIR") or os.path.join(
+            jupyter_config_dir(), "lab", "user-settings"
+        )
 
     def initialize_settings(self):
         super().initialize_settings()
