@@ -11,7 +11,10 @@ const { Build } = require('@jupyterlab/builder');
 
 const pkg = require('./package.json');
 
-const staticDir = path.resolve(__dirname, '../jupyterlab_interlink/static');
+// APP_OUTPUT_DIR builds elsewhere (e.g. to measure a build while tests use the served one).
+const staticDir = path.resolve(
+  process.env.APP_OUTPUT_DIR ?? path.join(__dirname, '../jupyterlab_interlink/static')
+);
 const buildDir = path.resolve(__dirname, 'build');
 const extensionDir = path.dirname(require.resolve('@jupyterlab-interlink/extension/package.json'));
 
