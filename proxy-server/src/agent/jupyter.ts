@@ -46,6 +46,8 @@ export interface JupyterOptions {
   onOutput?: (line: string) => void;
   /** Environment for the server; secrets of the agent must already be removed. */
   env?: NodeJS.ProcessEnv;
+  /** TCP_NODELAY on kernel WebSockets (default true; false gives a stock server, for comparison). */
+  nodelay?: boolean;
 }
 
 export interface JupyterServer {
@@ -92,7 +94,7 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
       '--ServerApp.port_retries=0',
       `--ServerApp.base_url=${options.baseUrl}`,
       `--ServerApp.root_dir=${options.notebookDir}`,
-      `--config=${configFile}`,
+      ...(options.nodelay === false ? [] : [`--config=${configFile}`]),
       '--allow-root',
       '--no-browser'
     ],

@@ -10,6 +10,7 @@ import {
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PING_INTERVAL_MS,
+  MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
@@ -17,7 +18,7 @@ import {
 } from '../tunnel/protocol.js';
 import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { webSocketDuplex } from '../tunnel/ws-duplex.js';
-import { closeAfterFlush } from '../tunnel/sockets.js';
+import { closeAfterFlush, relay } from '../tunnel/sockets.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -79,6 +80,7 @@ export class TunnelAgent extends EventEmitter<{
       settings: {
         enableConnectProtocol: true,
         initialWindowSize: STREAM_WINDOW_BYTES,
+        maxFrameSize: MAX_FRAME_BYTES,
         maxConcurrentStreams: 1000,
         maxHeaderListSize: DEFAULT_MAX_HEADER_BYTES
       },
@@ -313,7 +315,7 @@ export class TunnelAgent extends EventEmitter<{
       res.on('end', () => (complete = true));
       res.on('error', () => stream.close(NGHTTP2_INTERNAL_ERROR));
       res.on('aborted', () => stream.close(NGHTTP2_INTERNAL_ERROR));
-      res.pipe(stream);
+      relay(res, stream);
     });
     upstream.on('error', () => {
       if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');
@@ -322,7 +324,7 @@ export class TunnelAgent extends EventEmitter<{
     stream.on('close', () => {
       if (!complete) upstream.destroy();
     });
-    stream.pipe(upstream);
+    relay(stream, upstream);
   }
 
   private forwardWebSocket(
@@ -360,8 +362,8 @@ export class TunnelAgent extends EventEmitter<{
         return;
       }
       if (head.length > 0) stream.write(head);
-      socket.pipe(stream);
-      stream.pipe(socket);
+      relay(socket, stream);
+      relay(stream, socket);
       socket.on('close', () => {
         if (!stream.closed) {
           if (stream.writableEnded) return;
@@ -381,7 +383,7 @@ export class TunnelAgent extends EventEmitter<{
         stream.close(NGHTTP2_INTERNAL_ERROR);
         return;
       }
-      res.pipe(stream);
+      relay(res, stream);
     });
     upstream.on('error', () => {
       if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');

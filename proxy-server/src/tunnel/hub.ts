@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PING_INTERVAL_MS,
+  MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
@@ -26,7 +27,7 @@ import {
   stripTokenParam
 } from './headers.js';
 import { webSocketDuplex } from './ws-duplex.js';
-import { closeAfterFlush } from './sockets.js';
+import { closeAfterFlush, relay } from './sockets.js';
 
 export interface TunnelHubOptions {
   /** true if `secret` is the live secret of `sessionId` (the caller compares sha256 hashes in constant time). */
@@ -74,6 +75,7 @@ class Tunnel {
       settings: {
         enablePush: false,
         initialWindowSize: STREAM_WINDOW_BYTES,
+        maxFrameSize: MAX_FRAME_BYTES,
         maxHeaderListSize: settings.maxHeaderBytes
       },
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
@@ -394,7 +396,7 @@ export class TunnelHub extends EventEmitter<{
         stream.resume();
         stream.once('end', () => res.end());
       } else {
-        stream.pipe(res);
+        relay(stream, res);
       }
     });
     // However the stream ends: no answer yet means 502; a body cut short cuts the browser's
@@ -417,7 +419,7 @@ export class TunnelHub extends EventEmitter<{
     req.on('error', () => {
       if (!stream.closed) stream.close(NGHTTP2_CANCEL);
     });
-    if (hasBody) req.pipe(stream);
+    if (hasBody) relay(req, stream);
     else req.resume();
   }
 
@@ -474,8 +476,8 @@ export class TunnelHub extends EventEmitter<{
           })
         );
         if (head.length > 0) stream.write(head);
-        socket.pipe(stream);
-        stream.pipe(socket);
+        relay(socket, stream);
+        relay(stream, socket);
       } else {
         delete forwarded['content-length'];
         socket.write(
@@ -484,7 +486,7 @@ export class TunnelHub extends EventEmitter<{
             Connection: 'close'
           })
         );
-        stream.pipe(socket);
+        relay(stream, socket);
       }
     });
     stream.on('error', () => {});

@@ -44,6 +44,8 @@ export function webSocketDuplex(ws: WebSocket): Duplex {
 
   const duplex = new Duplex({
     allowHalfOpen: false,
+    // Room for a few messages before the socket is paused, to avoid pausing after each one.
+    readableHighWaterMark: 1024 * 1024,
     read() {
       if (ws.isPaused) ws.resume();
     },
