@@ -93,3 +93,32 @@ export function timeLine(session: Session, now: number, trans: TranslationBundle
     }
   }
 }
+
+const SIGNALS: Record<number, string> = {
+  6: 'aborted',
+  9: 'killed',
+  11: 'crashed (segmentation fault)',
+  15: 'terminated'
+};
+
+/** Why a job ended, from its exit code, in words; null when the reason already says it all. */
+export function exitWords(
+  exitCode: number | undefined,
+  reason: string | undefined,
+  trans: TranslationBundle
+): string | null {
+  if (exitCode === undefined || exitCode === 0) {
+    return null;
+  }
+  const signal = exitCode > 128 ? exitCode - 128 : 0;
+  const how = SIGNALS[signal];
+  if (signal === 9) {
+    return trans.__(
+      "The job was killed (signal 9): often memory above the profile's limit, or the scheduler or an administrator ended it."
+    );
+  }
+  if (how) {
+    return trans.__('The job was %1 (signal %2).', trans.__(how), signal);
+  }
+  return reason?.includes(String(exitCode)) ? null : trans.__('It exited with code %1.', exitCode);
+}

@@ -12,7 +12,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import { ApiError } from './api';
-import { healthLabel, kindLabel, resourcesLabel, stateLabel, timeLine } from './format';
+import { exitWords, healthLabel, kindLabel, resourcesLabel, stateLabel, timeLine } from './format';
 import { IInterlink } from './model';
 
 /** What the panel asks of the rest of the extension. */
@@ -557,9 +557,11 @@ function SessionCard({ session, site, trans, actions }: ISessionProps): React.Re
             data-testid="interlink-session-reason"
           >
             {session.reason}
-            {session.exitCode !== undefined && session.exitCode !== 0
-              ? ` ${trans.__('(exit code %1)', session.exitCode)}`
-              : ''}
+            {exitWords(session.exitCode, session.reason, trans) && (
+              <div className="jp-InterlinkSession-why">
+                {exitWords(session.exitCode, session.reason, trans)}
+              </div>
+            )}
           </div>
         )}
       {error && (
