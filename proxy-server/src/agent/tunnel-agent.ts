@@ -10,7 +10,6 @@ import {
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PING_INTERVAL_MS,
-  MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
@@ -80,7 +79,6 @@ export class TunnelAgent extends EventEmitter<{
       settings: {
         enableConnectProtocol: true,
         initialWindowSize: STREAM_WINDOW_BYTES,
-        maxFrameSize: MAX_FRAME_BYTES,
         maxConcurrentStreams: 1000,
         maxHeaderListSize: DEFAULT_MAX_HEADER_BYTES
       },

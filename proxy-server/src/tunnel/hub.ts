@@ -14,7 +14,6 @@ import {
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PING_INTERVAL_MS,
-  MAX_FRAME_BYTES,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
@@ -75,7 +74,6 @@ class Tunnel {
       settings: {
         enablePush: false,
         initialWindowSize: STREAM_WINDOW_BYTES,
-        maxFrameSize: MAX_FRAME_BYTES,
         maxHeaderListSize: settings.maxHeaderBytes
       },
       maxSessionMemory: MAX_SESSION_MEMORY_MB,

@@ -22,11 +22,6 @@ export const BATCH_BYTES = 256 * 1024;
 /** HTTP/2 flow-control windows: large enough for a WAN link, small enough to bound memory. */
 export const STREAM_WINDOW_BYTES = 1024 * 1024;
 export const CONNECTION_WINDOW_BYTES = 16 * 1024 * 1024;
-/**
- * Largest HTTP/2 frame either side accepts. Bigger than the 16 KiB default so a download costs
- * fewer frames and syscalls; small enough that a kernel message queued behind one waits little.
- */
-export const MAX_FRAME_BYTES = 64 * 1024;
 export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 /** nghttp2's per-session memory budget, in MB (node's unit). */
 export const MAX_SESSION_MEMORY_MB = 32;
