@@ -1,8 +1,8 @@
 /**
  * The one place that decides which server the tests talk to.
  *
- *   UI_TESTS_FRONT_DOOR=launcher (default)  the JupyterLab launcher alone
- *   UI_TESTS_FRONT_DOOR=proxy               the proxy server's standalone CLI, which starts
+ *   UI_TESTS_FRONT_DOOR=launcher           the JupyterLab launcher alone
+ *   UI_TESTS_FRONT_DOOR=proxy (default)     the proxy server's standalone CLI, which starts
  *                                           the launcher behind it (build proxy-server first)
  *
  * Port, token and notebook folder are chosen once, in the runner process, and handed to the
@@ -26,7 +26,7 @@ function freePort(): string {
 }
 
 const env = process.env;
-env.UI_TESTS_FRONT_DOOR ??= 'launcher';
+env.UI_TESTS_FRONT_DOOR ??= 'proxy';
 env.UI_TESTS_PORT ??= freePort();
 env.UI_TESTS_TOKEN ??= `ui-tests-${Math.random().toString(36).slice(2)}`;
 // Notebooks the tests create land in a scratch folder, never in the repository.
