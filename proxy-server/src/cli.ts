@@ -14,7 +14,12 @@ import { userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultLocalSite, loadSitesFile, type SiteConfig } from '@jupyterlab-interlink/vk-bridge';
+import {
+  defaultLocalSite,
+  loadSitesFile,
+  parseSites,
+  type SiteConfig
+} from '@jupyterlab-interlink/vk-bridge';
 import { TokenAuthenticator, type Authenticator } from './auth.js';
 import { HubAuthenticator } from './hub-auth.js';
 import { createLogger } from './logging.js';
@@ -24,7 +29,8 @@ const HELP = `Usage: interlink-proxy [options]
 
   --port N          port of the front door (default 8888; 0 = any free port)
   --host ADDR       address to listen on (default 127.0.0.1)
-  --sites FILE      YAML file declaring the sites (default: the embedded "local" site)
+  --sites FILE      YAML file declaring the sites (also INTERLINK_SITES; or the sites as JSON
+                    in INTERLINK_SITES_JSON; default: the embedded "local" site)
   --token TOKEN     standalone token (default: random; also INTERLINK_TOKEN)
   --no-lab          do not start JupyterLab (API, tunnel and reverse proxy only)
   --upstream URL    front an already running Jupyter server instead of starting one
@@ -52,9 +58,7 @@ async function main(): Promise<void> {
     return;
   }
   const logger = createLogger();
-  const sites: SiteConfig[] = values.sites
-    ? await loadSitesFile(values.sites)
-    : [defaultLocalSite()];
+  const sites = await loadSites(values.sites);
   const hub = process.env.JUPYTERHUB_API_TOKEN !== undefined;
 
   let auth: Authenticator;
@@ -116,6 +120,20 @@ async function main(): Promise<void> {
       void shutdown('lab-exit');
     }
   });
+}
+
+/** --sites FILE / INTERLINK_SITES, else INTERLINK_SITES_JSON (what the hub helper sets), else the embedded site. */
+async function loadSites(file: string | undefined): Promise<SiteConfig[]> {
+  if (file) return loadSitesFile(file);
+  const json = process.env.INTERLINK_SITES_JSON;
+  if (json === undefined || json.trim() === '') return [defaultLocalSite()];
+  let document: unknown;
+  try {
+    document = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`INTERLINK_SITES_JSON: not valid JSON: ${(err as Error).message}`);
+  }
+  return parseSites(document, 'INTERLINK_SITES_JSON');
 }
 
 /** JupyterLab (the launcher in the Python package, on Debian's jupyter_server) on a private port. */

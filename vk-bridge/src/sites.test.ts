@@ -3,7 +3,13 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultLocalSite, loadSitesFile, SiteConfigError, validateSites } from './sites.js';
+import {
+  defaultLocalSite,
+  loadSitesFile,
+  parseSites,
+  SiteConfigError,
+  validateSites
+} from './sites.js';
 
 const good = () => ({
   id: 'leonardo',
@@ -130,4 +136,44 @@ test('loadSitesFile reads YAML with human durations and refuses a bad file namin
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('parseSites takes an already parsed document and names its origin, site and field', () => {
+  const [site] = parseSites(
+    {
+      sites: [
+        {
+          id: 'local',
+          displayName: 'Here',
+          kind: 'cloud',
+          driver: 'local',
+          profiles: [
+            {
+              id: 'small',
+              displayName: 'Small',
+              resources: { cpu: 1, memory: '1Gi', gpu: 0 },
+              maxWalltime: '2h'
+            }
+          ]
+        }
+      ]
+    },
+    'INTERLINK_SITES_JSON'
+  );
+  assert.equal(site.profiles[0].maxWalltime, 7200);
+  assert.throws(
+    () =>
+      parseSites(
+        [{ id: 'gpu', displayName: 'GPU', kind: 'grid', driver: 'local', profiles: [] }],
+        'INTERLINK_SITES_JSON'
+      ),
+    (err: Error) =>
+      err.message.startsWith('INTERLINK_SITES_JSON: ') &&
+      /site "gpu", field kind/.test(err.message) &&
+      /site "gpu", field profiles/.test(err.message)
+  );
+  assert.throws(
+    () => parseSites({ site: [] }, 'INTERLINK_SITES_JSON'),
+    /INTERLINK_SITES_JSON must/
+  );
 });

@@ -200,9 +200,26 @@ function normalizeDurations(site: unknown): unknown {
 }
 
 /**
- * Reads a YAML (or JSON) file with `sites: [...]` (or a bare list), accepting human durations
- * (`8h`, `4:00:00`) for walltimes, and validates it.
+ * Turns a parsed site document (`{sites: [...]}` or a bare list) into validated sites, accepting
+ * human durations (`8h`, `4:00:00`) for walltimes. `origin` (a file path, an environment variable)
+ * prefixes every message so an administrator knows where to look.
  */
+export function parseSites(document: unknown, origin: string): SiteConfig[] {
+  const list = isRecord(document) ? document.sites : document;
+  if (!Array.isArray(list)) {
+    throw new SiteConfigError([
+      { site: '(none)', field: 'sites', message: `${origin} must hold a list under "sites:"` }
+    ]);
+  }
+  try {
+    return validateSites(list.map(normalizeDurations));
+  } catch (err) {
+    if (err instanceof SiteConfigError) err.message = `${origin}: ${err.message}`;
+    throw err;
+  }
+}
+
+/** Reads a YAML (or JSON) file with `sites: [...]` (or a bare list) and validates it. */
 export async function loadSitesFile(path: string): Promise<SiteConfig[]> {
   const text = await readFile(path, 'utf8');
   let doc: unknown;
@@ -211,16 +228,5 @@ export async function loadSitesFile(path: string): Promise<SiteConfig[]> {
   } catch (err) {
     throw new Error(`${path}: not valid YAML: ${(err as Error).message}`);
   }
-  const list = isRecord(doc) ? doc.sites : doc;
-  if (!Array.isArray(list)) {
-    throw new SiteConfigError([
-      { site: '(file)', field: 'sites', message: `${path} must hold a list under "sites:"` }
-    ]);
-  }
-  try {
-    return validateSites(list.map(normalizeDurations));
-  } catch (err) {
-    if (err instanceof SiteConfigError) err.message = `${path}: ${err.message}`;
-    throw err;
-  }
+  return parseSites(doc, path);
 }
