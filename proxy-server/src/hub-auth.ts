@@ -1,10 +1,14 @@
 /**
  * Identity under JupyterHub: the proxy server is a hub-managed service.
- * - API tokens (`Authorization: token …`, or `?token=` on WebSockets) are resolved by the hub's
- *   `GET /user`, cached briefly.
- * - Browsers sign in with the hub's OAuth code flow; the result is kept in a cookie signed with a
- *   key derived from this service's own hub token, so no server-side store is needed.
- * Groups travel with the identity: the hub's user model carries them.
+ * - A token (`Authorization: token …`, or `?token=` on WebSockets) is resolved by the hub's
+ *   `GET /user` and accepted only with one of this service's access scopes
+ *   ($JUPYTERHUB_OAUTH_ACCESS_SCOPES), as JupyterHub's own HubAuth does: the single-user
+ *   server's token, which JupyterLab sends everywhere, does not open this service.
+ * - Browsers sign in with the hub's OAuth code flow. The access token it yields is kept in an
+ *   HttpOnly cookie signed with a key derived from this service's hub token, and resolved like
+ *   any token (cached for a minute), so a revoked token or a changed group shows within a minute.
+ * The first of header, query and cookie that the hub accepts wins: a page whose token is not for
+ * this service still gets in by its cookie.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -19,12 +23,16 @@ import {
 import type { Logger } from './logging.js';
 
 const SESSION_COOKIE = 'interlink-hub-session';
+/** One cookie per sign-in in flight (`…-<state>`): the API and the event stream may start together. */
 const STATE_COOKIE = 'interlink-oauth-state';
-const SESSION_SECONDS = 8 * 3600;
+const STATE_SECONDS = 600;
+const DEFAULT_SESSION_SECONDS = 8 * 3600;
+const CACHE_OK_MS = 60_000;
+const CACHE_REFUSED_MS = 10_000;
 
 interface HubUser {
   name: string;
-  groups?: string[];
+  groups: string[];
 }
 
 export interface HubAuthOptions {
@@ -37,15 +45,19 @@ export interface HubAuthOptions {
   prefix: string;
   /** The hub's base URL, e.g. / */
   hubBase: string;
+  /** Scopes of which a token needs one to use this service. */
+  accessScopes: string[];
   logger: Logger;
 }
 
 export class HubAuthenticator implements Authenticator {
   private readonly cache = new Map<string, { user: HubUser | null; until: number }>();
   private readonly key: Buffer;
+  private readonly callbackPath: string;
 
   constructor(private readonly options: HubAuthOptions) {
     this.key = createHash('sha256').update(`interlink-cookie:${options.apiToken}`).digest();
+    this.callbackPath = new URL(options.callbackUrl, 'http://x').pathname;
   }
 
   static fromEnvironment(logger: Logger): HubAuthenticator {
@@ -54,14 +66,28 @@ export class HubAuthenticator implements Authenticator {
       if (!value) throw new Error(`running under JupyterHub but ${name} is not set`);
       return value;
     };
-    const prefix = need('JUPYTERHUB_SERVICE_PREFIX');
+    const rawPrefix = need('JUPYTERHUB_SERVICE_PREFIX');
+    const prefix = rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
+    const name = process.env.JUPYTERHUB_SERVICE_NAME ?? prefix.split('/').filter(Boolean).pop();
+    let accessScopes = ['access:services', `access:services!service=${name}`];
+    const declared =
+      process.env.JUPYTERHUB_OAUTH_ACCESS_SCOPES ?? process.env.JUPYTERHUB_OAUTH_SCOPES;
+    if (declared) {
+      try {
+        const parsed: unknown = JSON.parse(declared);
+        if (Array.isArray(parsed) && parsed.length) accessScopes = parsed.map(String);
+      } catch {
+        throw new Error(`JUPYTERHUB_OAUTH_ACCESS_SCOPES is not a JSON list: ${declared}`);
+      }
+    }
     return new HubAuthenticator({
       apiUrl: need('JUPYTERHUB_API_URL').replace(/\/+$/, ''),
       apiToken: need('JUPYTERHUB_API_TOKEN'),
       clientId: need('JUPYTERHUB_CLIENT_ID'),
       callbackUrl: process.env.JUPYTERHUB_OAUTH_CALLBACK_URL ?? `${prefix}oauth_callback`,
-      prefix: prefix.endsWith('/') ? prefix : `${prefix}/`,
+      prefix,
       hubBase: process.env.JUPYTERHUB_BASE_URL ?? '/',
+      accessScopes,
       logger
     });
   }
@@ -72,18 +98,30 @@ export class HubAuthenticator implements Authenticator {
 
   async identify(req: IncomingMessage): Promise<Caller | null> {
     const header = tokenFromHeader(req);
-    if (header !== null) return this.caller(await this.userForToken(header), 'header');
+    if (header !== null) {
+      const user = await this.userForToken(header);
+      if (user) return { ...user, via: 'header' };
+    }
     const query = tokenFromQuery(req);
-    if (query !== null) return this.caller(await this.userForToken(query), 'query');
-    const cookie = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
-    return cookie ? this.caller(this.unseal(cookie), 'cookie') : null;
+    if (query !== null) {
+      const user = await this.userForToken(query);
+      if (user) return { ...user, via: 'query' };
+    }
+    const sealed = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    const session = sealed ? (this.unseal(sealed) as { token?: unknown } | null) : null;
+    if (session && typeof session.token === 'string') {
+      const user = await this.userForToken(session.token);
+      if (user) return { ...user, via: 'cookie' };
+    }
+    return null;
   }
 
   challenge(req: IncomingMessage, res: ServerResponse): void {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return sendJson(res, 401, {
         error: 'unauthenticated',
-        message: 'sign in to JupyterHub first'
+        message:
+          'sign in to JupyterHub first, or send "Authorization: token <token>" with a token that may use this service'
       });
     }
     // A GET (the extension's first call, or a browser tab) goes through the hub's OAuth flow and
@@ -100,7 +138,13 @@ export class HubAuthenticator implements Authenticator {
     authorize.searchParams.set('state', state);
     res.writeHead(302, {
       location: `${authorize.pathname}${authorize.search}`,
-      'set-cookie': `${STATE_COOKIE}=${encodeURIComponent(this.seal({ state, next }, 600))}; Path=${this.options.prefix}; HttpOnly; SameSite=Lax; Max-Age=600`,
+      'set-cookie': this.cookie(
+        req,
+        `${STATE_COOKIE}-${state}`,
+        this.seal({ next }, STATE_SECONDS),
+        STATE_SECONDS,
+        this.callbackPath
+      ),
       'cache-control': 'no-store'
     });
     res.end();
@@ -108,30 +152,41 @@ export class HubAuthenticator implements Authenticator {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? '/', 'http://x');
-    if (url.pathname !== new URL(this.options.callbackUrl, 'http://x').pathname) return false;
-    const saved = this.unseal(parseCookies(req.headers.cookie).get(STATE_COOKIE) ?? '') as {
-      state: string;
-      next: string;
-    } | null;
+    if (url.pathname !== this.callbackPath) return false;
+    const state = url.searchParams.get('state') ?? '';
+    const stateCookie = `${STATE_COOKIE}-${state}`;
+    const saved = /^[\w-]{16,64}$/.test(state)
+      ? (this.unseal(parseCookies(req.headers.cookie).get(stateCookie) ?? '') as {
+          next?: unknown;
+        } | null)
+      : null;
     const code = url.searchParams.get('code');
-    if (!saved || !code || saved.state !== url.searchParams.get('state')) {
+    if (!saved || !code) {
       sendJson(res, 400, {
         error: 'oauth_state',
         message: 'sign-in expired or came from elsewhere; reload the page'
       });
       return true;
     }
-    const tokenRes = await fetch(`${this.options.apiUrl}/oauth2/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({
-        client_id: this.options.clientId,
-        client_secret: this.options.apiToken,
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: this.options.callbackUrl
-      })
-    });
+    let tokenRes: Response;
+    try {
+      tokenRes = await fetch(`${this.options.apiUrl}/oauth2/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          client_id: this.options.clientId,
+          client_secret: this.options.apiToken,
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: this.options.callbackUrl
+        }),
+        signal: AbortSignal.timeout(10_000)
+      });
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message }, 'hub API unreachable');
+      sendJson(res, 502, { error: 'hub_unreachable', message: 'JupyterHub does not answer' });
+      return true;
+    }
     if (!tokenRes.ok) {
       this.options.logger.warn({ status: tokenRes.status }, 'hub refused the OAuth code');
       sendJson(res, 403, {
@@ -140,18 +195,37 @@ export class HubAuthenticator implements Authenticator {
       });
       return true;
     }
-    const { access_token: accessToken } = (await tokenRes.json()) as { access_token: string };
-    const user = await this.fetchUser(accessToken);
+    const { access_token: accessToken, expires_in: expiresIn } = (await tokenRes.json()) as {
+      access_token: string;
+      expires_in?: number;
+    };
+    const user = await this.userForToken(accessToken);
     if (!user) {
-      sendJson(res, 403, { error: 'oauth_failed', message: 'JupyterHub did not say who you are' });
+      sendJson(res, 403, {
+        error: 'forbidden',
+        message: 'JupyterHub did not let you use this service'
+      });
       return true;
     }
-    const next = saved.next.startsWith(this.options.prefix) ? saved.next : this.options.prefix;
+    const seconds =
+      typeof expiresIn === 'number' && expiresIn > 0
+        ? Math.min(expiresIn, DEFAULT_SESSION_SECONDS)
+        : DEFAULT_SESSION_SECONDS;
+    const next =
+      typeof saved.next === 'string' && saved.next.startsWith(this.options.prefix)
+        ? saved.next
+        : this.options.prefix;
     res.writeHead(302, {
       location: next,
       'set-cookie': [
-        `${SESSION_COOKIE}=${encodeURIComponent(this.seal({ name: user.name, groups: user.groups ?? [] }, SESSION_SECONDS))}; Path=${this.options.prefix}; HttpOnly; SameSite=Lax; Max-Age=${SESSION_SECONDS}`,
-        `${STATE_COOKIE}=; Path=${this.options.prefix}; Max-Age=0`
+        this.cookie(
+          req,
+          SESSION_COOKIE,
+          this.seal({ token: accessToken }, seconds),
+          seconds,
+          this.options.prefix
+        ),
+        this.cookie(req, stateCookie, '', 0, this.callbackPath)
       ],
       'cache-control': 'no-store'
     });
@@ -159,34 +233,54 @@ export class HubAuthenticator implements Authenticator {
     return true;
   }
 
-  private caller(user: HubUser | null, via: Caller['via']): Caller | null {
-    return user ? { name: user.name, groups: user.groups ?? [], via } : null;
+  private cookie(
+    req: IncomingMessage,
+    name: string,
+    value: string,
+    maxAge: number,
+    path: string
+  ): string {
+    // Behind TLS (the hub's proxy says so), the browser must never send it in clear.
+    const secure = /^https\b/i.test(String(req.headers['x-forwarded-proto'] ?? ''));
+    return `${name}=${encodeURIComponent(value)}; Path=${path}; HttpOnly; SameSite=Lax; Max-Age=${maxAge}${secure ? '; Secure' : ''}`;
   }
 
   private async userForToken(token: string): Promise<HubUser | null> {
     const key = createHash('sha256').update(token).digest('hex');
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.user;
-    const user = await this.fetchUser(token);
-    // Good answers for a minute, refusals for ten seconds: a revoked token stops working soon.
-    this.cache.set(key, { user, until: Date.now() + (user ? 60_000 : 10_000) });
+    const { user, answered } = await this.fetchUser(token);
+    // The hub's answer for a minute; failures for ten seconds: a revoked token stops soon.
+    this.cache.set(key, { user, until: Date.now() + (answered ? CACHE_OK_MS : CACHE_REFUSED_MS) });
     if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value as string);
     return user;
   }
 
-  private async fetchUser(token: string): Promise<HubUser | null> {
+  private async fetchUser(token: string): Promise<{ user: HubUser | null; answered: boolean }> {
     try {
       const res = await fetch(`${this.options.apiUrl}/user`, {
-        headers: { authorization: `token ${token}` }
+        headers: { authorization: `token ${token}` },
+        signal: AbortSignal.timeout(10_000)
       });
-      if (!res.ok) return null;
-      const body = (await res.json()) as { name?: string; groups?: string[]; kind?: string };
-      return body.name && body.kind !== 'service'
-        ? { name: body.name, groups: body.groups ?? [] }
-        : null;
+      if (!res.ok) return { user: null, answered: false };
+      const body = (await res.json()) as {
+        name?: string;
+        groups?: string[];
+        kind?: string;
+        scopes?: string[];
+      };
+      // Services have no sessions here; a user token needs this service's access scope.
+      const allowed =
+        body.kind !== 'service' &&
+        typeof body.name === 'string' &&
+        (body.scopes ?? []).some(s => this.options.accessScopes.includes(s));
+      return {
+        user: allowed ? { name: body.name!, groups: body.groups ?? [] } : null,
+        answered: true
+      };
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'hub API unreachable');
-      return null;
+      return { user: null, answered: false };
     }
   }
 
@@ -198,7 +292,7 @@ export class HubAuthenticator implements Authenticator {
     return `${body}.${mac}`;
   }
 
-  private unseal(sealed: string): HubUser | null {
+  private unseal(sealed: string): unknown {
     const dot = sealed.lastIndexOf('.');
     if (dot <= 0) return null;
     const body = sealed.slice(0, dot);
