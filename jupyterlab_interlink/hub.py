@@ -12,9 +12,10 @@ In ``jupyterhub_config.py``::
     }])
 
 This registers the proxy server as a hub-managed service (the hub starts it, gives it its OAuth
-client and API token, and routes ``/services/<name>/`` to it), lets users reach it, and points the
-single-user JupyterLab at it. The sites are checked when the service starts: a bad site stops it
-with a message naming the site and the field.
+client and API token, and routes ``/services/<name>/`` to it), lets users reach it, and makes the
+single-user server the JupyterLab with the extension, told where the service answers. The sites
+are checked when the service starts: a bad site stops it with a message naming the site and the
+field. Call it after setting ``c.JupyterHub.base_url``, if you set one.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any, Iterable
+
+from traitlets.config import LazyConfigValue
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROXY_CLI = REPO_ROOT / "proxy-server" / "dist" / "cli.js"
@@ -45,41 +49,70 @@ def service_definition(
     ``wss://hub.example.org/services/interlink/tunnel``.
     """
     env = {"INTERLINK_LOG_LEVEL": "info", **(environment or {})}
-    if isinstance(sites, str):
-        env["INTERLINK_SITES"] = sites
+    if isinstance(sites, (str, os.PathLike)):
+        env["INTERLINK_SITES"] = os.fspath(sites)
     else:
         env["INTERLINK_SITES_JSON"] = json.dumps({"sites": list(sites)})
     if tunnel_url:
         env["INTERLINK_PUBLIC_TUNNEL_URL"] = tunnel_url
+    if PROXY_CLI.exists() or not shutil.which("interlink-proxy"):
+        command = [node or shutil.which("node") or "node", str(PROXY_CLI)]
+    else:  # installed from npm rather than run from a checkout
+        command = [shutil.which("interlink-proxy")]
     return {
         "name": name,
         "url": f"http://127.0.0.1:{port}",
-        "command": [node or shutil.which("node") or "node", str(PROXY_CLI)],
+        "command": command,
         "oauth_no_confirm": True,
+        # An API and a proxy, no page of its own: keep it out of the hub's Services menu.
+        "display": False,
         "environment": env,
     }
 
 
+def _configured(section: Any, key: str, initial: Any) -> Any:
+    """A value the admin set, or ``initial``; resolves ``c.X.y.append(...)``-style lazy values."""
+    if key not in section:
+        return initial
+    value = section[key]
+    if isinstance(value, LazyConfigValue):
+        return value.get_value(initial)
+    return value
+
+
 def configure_interlink(c: Any, sites: Iterable[dict[str, Any]] | str, **options: Any) -> None:
-    """Adds the service, the role that lets users reach it, and the single-user settings."""
+    """Adds the service, the role scope that lets users reach it, and the single-user settings.
+
+    ``options`` go to :func:`service_definition` (``name``, ``port``, ``tunnel_url``, ``node``,
+    ``environment``).
+    """
     service = service_definition(sites, **options)
     name = service["name"]
-    services = list(c.JupyterHub.services or [])
+    services = list(_configured(c.JupyterHub, "services", []))
+    if any(s.get("name") == name for s in services):
+        raise ValueError(f"c.JupyterHub.services already has a service named {name!r}")
     services.append(service)
     c.JupyterHub.services = services
 
-    # JupyterHub 3's default user role lacks access to services; users need this one.
-    roles = list(c.JupyterHub.load_roles or [])
-    roles.append(
-        {
-            "name": "user",
-            "scopes": ["self", f"access:services!service={name}"],
-        }
-    )
+    # JupyterHub 3's default user role lacks access to services: add this one to the user role,
+    # merging with a user role the admin declared.
+    access = f"access:services!service={name}"
+    roles = [dict(r) for r in _configured(c.JupyterHub, "load_roles", [])]
+    user_role = next((r for r in roles if r.get("name") == "user"), None)
+    if user_role is None:
+        roles.append({"name": "user", "scopes": ["self", access]})
+    elif access not in user_role.get("scopes", []):
+        user_role["scopes"] = [*user_role.get("scopes", []), access]
     c.JupyterHub.load_roles = roles
 
     # The single-user JupyterLab with the extension, told where the service answers.
-    env = dict(c.Spawner.environment or {})
-    env.setdefault("INTERLINK_BASE_URL", f"/services/{name}/")
-    env.setdefault("PYTHONPATH", os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
+    base_url = _configured(c.JupyterHub, "base_url", "/") or "/"
+    env = dict(_configured(c.Spawner, "environment", {}))
+    env.setdefault("INTERLINK_BASE_URL", f"{base_url.rstrip('/')}/services/{name}/")
+    if (REPO_ROOT / "setup.py").exists():  # running from a checkout, not an installed package
+        path = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+        env.setdefault("PYTHONPATH", os.pathsep.join(filter(None, path)))
     c.Spawner.environment = env
+    if "cmd" not in c.Spawner:
+        # The hub's own Python has jupyterhub's single-user mixins and the Jupyter server.
+        c.Spawner.cmd = [sys.executable, "-m", "jupyterlab_interlink.singleuser"]

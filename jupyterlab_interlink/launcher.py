@@ -29,7 +29,8 @@ from traitlets import Bool, Unicode, default
 from . import __version__
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-STATIC = os.path.join(HERE, "static")
+# JUPYTERLAB_INTERLINK_STATIC_DIR serves a front end built elsewhere (app/: APP_OUTPUT_DIR).
+STATIC = os.environ.get("JUPYTERLAB_INTERLINK_STATIC_DIR") or os.path.join(HERE, "static")
 DEFAULT_INTERLINK_BASE_URL = "/interlink/"
 
 
@@ -39,7 +40,9 @@ class IdentityHandler(APIHandler):
 
     @web.authenticated
     def get(self):
-        name = _user_name()
+        # Under JupyterHub the current user is the hub's user model; standalone, whoever runs this.
+        user = self.current_user
+        name = user.get("name") if isinstance(user, dict) and user.get("name") else _user_name()
         identity = {
             "username": name,
             "name": name,
@@ -191,16 +194,29 @@ class InterlinkLabApp(LabServerApp):
         # config, and every later page shows "Path Not Found". The not-found page sets it again
         # after this hook runs.
         page_config.pop("notFoundUrl", None)
-        # So that ServerConnection sends `Authorization: token ...` (the page itself is only
-        # served to an authenticated user).
-        page_config["token"] = handler.token or ""
+        hub_auth = handler.settings.get("hub_auth")
+        if hub_auth is not None:
+            # A JupyterHub single-user server (jupyterlab_interlink.singleuser): the hub plugins
+            # need these, and the token is the one this request came with (header or cookie).
+            user = handler.current_user
+            page_config["hubUser"] = user.get("name", "") if isinstance(user, dict) else ""
+            page_config["hubPrefix"] = hub_prefix = handler.settings.get("hub_prefix", "")
+            page_config["hubHost"] = handler.settings.get("hub_host", "")
+            page_config["hubServerName"] = os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+            page_config["shareUrl"] = hub_prefix.rstrip("/") + "/user-redirect"
+            page_config["token"] = hub_auth.get_token(handler) or ""
+        else:
+            # So that ServerConnection sends `Authorization: token ...` (the page itself is only
+            # served to an authenticated user).
+            page_config["token"] = handler.token or ""
         page_config["interlinkBaseUrl"] = self.interlink_base_url
         page_config.setdefault("appVersion", __version__)
         return page_config
 
 
-def main(argv=None):
-    args = list(sys.argv[1:] if argv is None else argv)
+def prepare_args(args):
+    """Command-line tweaks shared by the standalone and the hub single-user entry points."""
+    args = list(args)
     # ipykernel's debugger warns about frozen modules on every kernel start; kernels inherit this.
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     # jupyter_server 1.x takes an extension's aliases on the command line but not its flags.
@@ -210,6 +226,11 @@ def main(argv=None):
         a.startswith("--allow-root") or a.startswith("--ServerApp.allow_root") for a in args
     ):
         args.insert(0, "--allow-root")
+    return args
+
+
+def main(argv=None):
+    args = prepare_args(sys.argv[1:] if argv is None else argv)
     InterlinkLabApp.launch_instance(args)
 
 
