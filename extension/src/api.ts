@@ -33,12 +33,26 @@ export class ApiError extends Error {
   }
 }
 
-/** The proxy server's REST API, called with the page's own token. */
+/**
+ * The proxy server's REST API. Standalone it takes the page's own token; under JupyterHub that
+ * token belongs to the single-user server and stays there: the service knows the browser by the
+ * cookie its OAuth sign-in sets, which fetch picks up by following the redirects.
+ */
 export class InterlinkApi {
   constructor(
-    readonly serverSettings: ServerConnection.ISettings,
+    serverSettings: ServerConnection.ISettings,
     readonly base: string = apiBase()
-  ) {}
+  ) {
+    // makeRequest only calls URLs under settings.baseUrl, and the service is not under
+    // the single-user server's (/user/<name>/) behind a hub.
+    this.serverSettings = ServerConnection.makeSettings({
+      ...serverSettings,
+      baseUrl: URLExt.join(window.location.origin, base),
+      token: PageConfig.getOption('hubPrefix') ? '' : serverSettings.token
+    });
+  }
+
+  readonly serverSettings: ServerConnection.ISettings;
 
   url(...parts: string[]): string {
     return URLExt.join(window.location.origin, this.base, ...parts);
