@@ -1,0 +1,254 @@
+/**
+ * A real JupyterHub (Debian's jupyterhub 3.0) for tests, on 127.0.0.1 with free ports: the dummy
+ * authenticator (one password for everyone), the simple local spawner running
+ * jupyterlab_interlink.singleuser, configurable-http-proxy from npm, and this proxy server as the
+ * hub-managed service declared by `configure_interlink` (jupyterlab_interlink/hub.py), exactly
+ * as an administrator's jupyterhub_config.py would. An `operator` service holds an admin token
+ * for creating users' API tokens.
+ *
+ * Also a command for the Playwright tests:
+ *   node proxy-server/dist/testing/jupyterhub.js
+ * prints one JSON line ({url, password, dir}) once the hub and the service answer, passes the
+ * hub's log to stderr, and stops the hub when its stdin closes or on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const CHP = join(REPO, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy');
+const PYTHON = process.env.INTERLINK_PYTHON ?? '/usr/bin/python3';
+
+export interface HubOptions {
+  /** Sites handed to configure_interlink (default: the embedded local site). */
+  sites?: unknown[];
+  /** Users the hub knows from the start. */
+  users?: string[];
+  /** Hub groups, name → members. */
+  groups?: Record<string, string[]>;
+  /** Wait for the service to answer at {base}/healthz (default true). */
+  waitForService?: boolean;
+  /** Bound on each start-up wait. */
+  timeoutMs?: number;
+  /** Called with everything the hub, its proxy and the service write. */
+  onOutput?: (text: string) => void;
+}
+
+export interface RunningHub {
+  /** http://127.0.0.1:PORT, the hub's public address (configurable-http-proxy). */
+  url: string;
+  /** /services/interlink */
+  base: string;
+  password: string;
+  /** A token of the `operator` service (admin scopes). */
+  adminToken: string;
+  dir: string;
+  hub: ChildProcess;
+  /** Everything the hub, its proxy and the service wrote so far. */
+  output(): string;
+  /** A new API token of `user`, with the user's own permissions. */
+  userToken(user: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+export function hubAvailable(): boolean {
+  return existsSync('/usr/lib/python3/dist-packages/jupyterhub') && existsSync(CHP);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+const py = (value: unknown) => JSON.stringify(JSON.stringify(value));
+
+export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const dir = await mkdtemp(join(tmpdir(), 'interlink-hub-'));
+  await mkdir(join(dir, 'home'));
+  const [port, hubPort, proxyApiPort, servicePort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort()
+  ];
+  const password = `pw-${randomBytes(6).toString('hex')}`;
+  const adminToken = randomBytes(24).toString('hex');
+  const users = options.users ?? ['alice', 'bob'];
+  const sites = options.sites ?? [defaultLocalSite()];
+  // A front end built elsewhere (APP_OUTPUT_DIR) reaches the single-user servers.
+  const passOn = Object.fromEntries(
+    ['JUPYTERLAB_INTERLINK_STATIC_DIR'].filter(k => process.env[k]).map(k => [k, process.env[k]])
+  );
+  // Values cross into Python as JSON strings parsed there: no quoting to get wrong.
+  const config = `import json, sys
+sys.path.insert(0, json.loads(${py(REPO)}))
+from jupyterlab_interlink.hub import configure_interlink
+
+c.JupyterHub.ip = '127.0.0.1'
+c.JupyterHub.port = ${port}
+c.JupyterHub.hub_ip = '127.0.0.1'
+c.JupyterHub.hub_port = ${hubPort}
+c.JupyterHub.db_url = 'sqlite:///' + json.loads(${py(join(dir, 'jupyterhub.sqlite'))})
+c.JupyterHub.cookie_secret_file = json.loads(${py(join(dir, 'cookie_secret'))})
+c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:${proxyApiPort}'
+c.ConfigurableHTTPProxy.command = json.loads(${py([process.execPath, CHP])})
+c.ConfigurableHTTPProxy.auth_token = json.loads(${py(randomBytes(24).toString('hex'))})
+c.ConfigurableHTTPProxy.pid_file = json.loads(${py(join(dir, 'proxy.pid'))})
+c.JupyterHub.authenticator_class = 'dummy'
+c.DummyAuthenticator.password = json.loads(${py(password)})
+c.Authenticator.allowed_users = set(json.loads(${py(users)}))
+c.JupyterHub.spawner_class = 'simple'
+c.SimpleLocalProcessSpawner.home_dir_template = json.loads(${py(join(dir, 'home', '{username}'))})
+c.Spawner.start_timeout = 60
+c.Spawner.http_timeout = 60
+c.JupyterHub.load_groups = json.loads(${py(options.groups ?? {})})
+c.JupyterHub.services = [{'name': 'operator', 'api_token': json.loads(${py(adminToken)})}]
+c.JupyterHub.load_roles = [{
+    'name': 'operator',
+    'scopes': ['admin:users', 'admin:servers', 'admin:groups', 'tokens', 'read:roles'],
+    'services': ['operator'],
+}]
+configure_interlink(
+    c,
+    sites=json.loads(${py(sites)}),
+    port=${servicePort},
+    node=json.loads(${py(process.execPath)}),
+    environment={'INTERLINK_LOG_LEVEL': 'info'},
+)
+# Every run starts from JupyterLab's default settings and an empty workspace.
+c.Spawner.environment['JUPYTERLAB_INTERLINK_EPHEMERAL'] = '1'
+c.Spawner.environment.update(json.loads(${py(passOn)}))
+`;
+  await writeFile(join(dir, 'jupyterhub_config.py'), config);
+
+  let output = '';
+  const hub = spawn(PYTHON, ['-m', 'jupyterhub', '-f', join(dir, 'jupyterhub_config.py')], {
+    cwd: dir,
+    // Its own process group: stop() can take down whatever the hub leaves behind.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, PYTHONPATH: [REPO, process.env.PYTHONPATH].filter(Boolean).join(':') }
+  });
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    options.onOutput?.(chunk.toString());
+    if (output.length > 4_000_000) output = output.slice(-2_000_000);
+  };
+  hub.stdout?.on('data', collect);
+  hub.stderr?.on('data', collect);
+  const exited = new Promise<void>(r => hub.once('exit', () => r()));
+
+  const url = `http://127.0.0.1:${port}`;
+  const running: RunningHub = {
+    url,
+    base: '/services/interlink',
+    password,
+    adminToken,
+    dir,
+    hub,
+    output: () => output,
+    async userToken(user) {
+      const res = await fetch(`${url}/hub/api/users/${user}/tokens`, {
+        method: 'POST',
+        headers: { authorization: `token ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ note: 'interlink tests', expires_in: 3600 })
+      });
+      if (res.status !== 201) {
+        throw new Error(`token for ${user}: ${res.status} ${await res.text()}`);
+      }
+      return ((await res.json()) as { token: string }).token;
+    },
+    async stop() {
+      if (hub.exitCode === null && hub.signalCode === null) {
+        // The hub stops its single-user servers, its managed services and its proxy.
+        hub.kill('SIGTERM');
+        await Promise.race([exited, new Promise(r => setTimeout(r, 20_000))]);
+      }
+      try {
+        process.kill(-hub.pid!, 'SIGKILL');
+      } catch {
+        // group already gone
+      }
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  };
+
+  try {
+    await waitFor(
+      `${url}/hub/health`,
+      () => hub.exitCode === null,
+      timeoutMs,
+      () => output
+    );
+    if (options.waitForService !== false) {
+      await waitFor(
+        `${url}/services/interlink/healthz`,
+        () => hub.exitCode === null,
+        timeoutMs,
+        () => output
+      );
+    }
+  } catch (err) {
+    await running.stop();
+    throw err;
+  }
+  return running;
+}
+
+async function waitFor(
+  target: string,
+  alive: () => boolean,
+  timeoutMs: number,
+  output: () => string
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive()) throw new Error(`JupyterHub exited:\n${output().slice(-4000)}`);
+    try {
+      const res = await fetch(target, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise(r => setTimeout(r, 250));
+  }
+  throw new Error(
+    `${target} did not answer within ${timeoutMs / 1000} s:\n${output().slice(-4000)}`
+  );
+}
+
+// As a command: a hub for the Playwright tests, alice in the "physics" group.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const hub = await startHub({
+    groups: { physics: ['alice'] },
+    onOutput: text => process.stderr.write(text)
+  });
+  process.stdout.write(
+    JSON.stringify({ url: hub.url, password: hub.password, dir: hub.dir }) + '\n'
+  );
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await hub.stop();
+    process.exit(0);
+  };
+  process.stdin.on('end', () => void stop());
+  process.stdin.on('close', () => void stop());
+  process.stdin.resume();
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+}

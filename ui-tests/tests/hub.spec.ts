@@ -1,0 +1,212 @@
+/**
+ * Under a real JupyterHub 3.0: log in as alice, the single-user JupyterLab
+ * (jupyterlab_interlink.singleuser) opens, the Remote sites panel reaches the proxy server at
+ * /services/interlink/ through the hub's OAuth (redirects followed by fetch, a cookie set on the
+ * way), Run on the local site, and a notebook's remote kernel runs code through the service's
+ * cookie-authenticated WebSockets.
+ *
+ * The hub is started here (proxy-server/dist/testing/jupyterhub.js, so `npm run build` first),
+ * not by the config's webServer, and stopped after the tests.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
+import { repoRoot } from '../frontdoor';
+
+const HARNESS = join(repoRoot, 'proxy-server', 'dist', 'testing', 'jupyterhub.js');
+const haveHub =
+  existsSync(HARNESS) &&
+  existsSync(join(repoRoot, 'node_modules', 'configurable-http-proxy')) &&
+  spawnSync('/usr/bin/python3', ['-c', 'import jupyterhub']).status === 0;
+
+test.skip(!haveHub, 'needs Debian jupyterhub, configurable-http-proxy and `npm run build`');
+test.describe.configure({ mode: 'serial' });
+
+let hubProcess: ChildProcess | undefined;
+let hub: { url: string; password: string };
+let hubLog = '';
+
+test.beforeAll(async () => {
+  test.info().setTimeout(120_000);
+  hubProcess = spawn(process.execPath, [HARNESS], {
+    cwd: repoRoot,
+    // stdin stays open: the harness stops the hub when it closes, so even a killed test run
+    // leaves nothing behind.
+    stdio: ['pipe', 'pipe', 'pipe']
+  });
+  hubProcess.stderr!.on('data', (chunk: Buffer) => {
+    hubLog += chunk.toString();
+  });
+  const lines = createInterface({ input: hubProcess.stdout! });
+  hub = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no hub within 100 s:\n${hubLog}`)), 100_000);
+    lines.once('line', line => {
+      clearTimeout(timer);
+      resolve(JSON.parse(line));
+    });
+    hubProcess!.once('exit', code => {
+      clearTimeout(timer);
+      reject(new Error(`the hub harness exited with ${code}:\n${hubLog.slice(-4000)}`));
+    });
+  });
+});
+
+test.afterAll(async () => {
+  const testInfo = test.info();
+  testInfo.setTimeout(40_000);
+  if (hubProcess && hubProcess.exitCode === null) {
+    const exited = new Promise(r => hubProcess!.once('exit', r));
+    hubProcess.stdin!.end();
+    await Promise.race([exited, new Promise(r => setTimeout(r, 30_000))]);
+    if (hubProcess.exitCode === null) hubProcess.kill('SIGKILL');
+  }
+  await writeFile(testInfo.outputPath('hub.log'), hubLog);
+});
+
+async function shot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
+  const body = await page.screenshot();
+  await testInfo.attach(name, { body, contentType: 'image/png' });
+  await page.screenshot({ path: testInfo.outputPath(`${name}.png`) });
+}
+
+/** Types code in the last cell, runs it, returns the output text. */
+async function run(page: Page, notebook: Locator, code: string): Promise<string> {
+  const cells = notebook.locator('.jp-Cell');
+  const cell = cells.nth((await cells.count()) - 1);
+  await cell.locator('.cm-content').click();
+  await page.keyboard.type(code);
+  await page.keyboard.press('Shift+Enter');
+  const output = cell.locator('.jp-OutputArea-output');
+  await expect(output).not.toHaveCount(0, { timeout: 60_000 });
+  await expect(cell.locator('.jp-InputPrompt')).toHaveText(/\[\d+\]:/);
+  return (await output.allTextContents()).join('');
+}
+
+test('alice logs in to the hub, runs on the local site and uses the remote kernel', async ({
+  page
+}, testInfo) => {
+  testInfo.setTimeout(300_000);
+  const lines: string[] = [];
+  const sockets: string[] = [];
+  page.on('console', msg => lines.push(`[${msg.type()}] ${msg.text()}`));
+  page.on('pageerror', err => lines.push(`[pageerror] ${err.stack ?? err.message}`));
+  page.on('response', res => {
+    const status = res.status();
+    if (status >= 300) lines.push(`[http ${status}] ${res.request().method()} ${res.url()}`);
+  });
+  page.on('websocket', ws => sockets.push(ws.url()));
+  const oauth = page.waitForResponse(
+    r => r.url().includes('/services/interlink/oauth_callback') && r.status() === 302,
+    { timeout: 120_000 }
+  );
+
+  try {
+    await page.goto(`${hub.url}/hub/login`);
+    await page.locator('#username_input').fill('alice');
+    await page.locator('#password_input').fill(hub.password);
+    await shot(page, testInfo, 'hub-login');
+    await page.locator('#login_submit').click();
+
+    // The hub spawns the single-user server and sends the browser on to its JupyterLab.
+    await page.waitForURL(/\/user\/alice\/lab/, { timeout: 120_000 });
+    await page.locator('#jp-main-dock-panel').waitFor({ state: 'attached', timeout: 60_000 });
+    await page.waitForFunction(() => {
+      const app = (window as unknown as { jupyterapp?: { restored: Promise<void> } }).jupyterapp;
+      return app ? app.restored.then(() => true) : false;
+    });
+    // The page config carries what JupyterLab's hub plugins need.
+    expect(
+      await page.evaluate(() => {
+        const app = (
+          window as unknown as { jupyterapp: { commands: { hasCommand(id: string): boolean } } }
+        ).jupyterapp;
+        return (
+          app.commands.hasCommand('hub:control-panel') && app.commands.hasCommand('hub:logout')
+        );
+      })
+    ).toBe(true);
+
+    const panel = page.getByTestId('interlink-sites-panel');
+    if (!(await panel.isVisible())) {
+      await page.locator('.jp-SideBar.jp-mod-left [title="Remote sites"]').click();
+    }
+    await expect(panel).toBeVisible();
+    const site = panel.getByTestId('interlink-site-local');
+    await expect(site).toContainText('This machine', { timeout: 60_000 });
+    await expect(site.locator('.jp-InterlinkHealth')).toHaveText('Available');
+    await expect(panel.getByTestId('interlink-stream-status')).toHaveText('live');
+    // The sites came through the hub's OAuth: the service's callback answered and left its cookie.
+    await oauth;
+    const cookies = await page.context().cookies(`${hub.url}/services/interlink/api/sites`);
+    expect(cookies.find(c => c.name === 'interlink-hub-session')?.path).toBe(
+      '/services/interlink/'
+    );
+    await shot(page, testInfo, 'hub-sites-panel');
+
+    // A notebook on the single-user server's own kernel first.
+    await page.evaluate(async () => {
+      const app = (
+        window as unknown as {
+          jupyterapp: { commands: { execute(id: string, a?: object): Promise<unknown> } };
+        }
+      ).jupyterapp;
+      await app.commands.execute('launcher:create');
+    });
+    await page
+      .locator('.jp-Launcher:visible .jp-LauncherCard[data-category="Notebook"]', {
+        hasText: /^Python 3 \(ipykernel\)$/
+      })
+      .click();
+    const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+    await expect(notebook.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
+      'data-status',
+      'idle',
+      { timeout: 60_000 }
+    );
+    expect(
+      (await run(page, notebook, "import os; print(os.environ.get('JUPYTERHUB_USER'))")).trim()
+    ).toBe('alice');
+
+    await panel.getByTestId('interlink-run-local-small').click();
+    const card = panel.locator('[data-testid="interlink-sessions"] > li').first();
+    await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 90_000 });
+    const id = (await card.getAttribute('data-testid'))!.replace('interlink-session-', '');
+    await shot(page, testInfo, 'hub-session-ready');
+
+    await card.getByTestId('interlink-use').click();
+    await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
+    await expect(notebook.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
+      'data-status',
+      'idle',
+      { timeout: 60_000 }
+    );
+    const remote = await run(
+      page,
+      notebook,
+      "import os; print(os.environ['INTERLINK_SESSION_ID'], os.environ.get('JUPYTERHUB_USER'))"
+    );
+    // Runs in the session's job, which carries alice's hub identity.
+    expect(remote.trim().split(/\s+/)).toEqual([id, 'alice']);
+    // The kernel's WebSocket went through the service, signed in by its cookie only.
+    const kernelSocket = sockets.find(u => u.includes(`/services/interlink/sessions/${id}/`));
+    expect(kernelSocket, sockets.join('\n')).toBeTruthy();
+    await shot(page, testInfo, 'hub-notebook-on-remote-kernel');
+
+    // Leave nothing running: stop the session as alice (cookie-authenticated DELETE).
+    const stopped = await page.evaluate(async sessionId => {
+      const res = await fetch(`/services/interlink/api/sessions/${sessionId}`, {
+        method: 'DELETE'
+      });
+      return res.status;
+    }, id);
+    expect(stopped).toBe(200);
+    await expect(card).toHaveAttribute('data-state', /cancelled|completed/, { timeout: 30_000 });
+  } finally {
+    const file = testInfo.outputPath('console.txt');
+    await writeFile(file, lines.join('\n') + '\n');
+    await testInfo.attach('console.txt', { path: file, contentType: 'text/plain' });
+  }
+});
