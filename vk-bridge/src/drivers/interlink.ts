@@ -389,7 +389,6 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
         if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
       });
     }, this.interval);
-    this.timer.unref();
   }
 
   private poll(): Promise<void> {

@@ -41,6 +41,8 @@ export interface SlurmCallStats {
   squeue: number;
   scancel: number;
   polls: number;
+  /** wall time spent in polls (squeue + mapping), ms */
+  pollMs: number;
 }
 
 const FINAL = new Set(['succeeded', 'failed', 'gone']);
@@ -149,6 +151,11 @@ export function renderJobScript(input: JobScriptInput): string {
   for (const flag of input.flags) lines.push(`#SBATCH ${flag}`);
   // ours last: sbatch keeps the last value, and the log must be where we read it
   lines.push(`#SBATCH --job-name=${input.jobName}`, `#SBATCH --output=${input.dir}/job.out`);
+  lines.push(
+    '',
+    '# a cancel that reached the node before the launch is lost (seen with Slurm 22.05): check once',
+    'if [ "$(squeue -h -j "$SLURM_JOB_ID" -o %t 2>/dev/null)" = CA ]; then echo "cancelled before it started" >&2; exit 143; fi'
+  );
   if (input.preExec) lines.push('', '# pre-exec (slurm-job.vk.io/pre-exec)', input.preExec);
   lines.push(
     '',
@@ -209,7 +216,7 @@ interface Exec {
 
 export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
   readonly kind = 'slurm' as const;
-  readonly stats: SlurmCallStats = { sbatch: 0, squeue: 0, scancel: 0, polls: 0 };
+  readonly stats: SlurmCallStats = { sbatch: 0, squeue: 0, scancel: 0, polls: 0, pollMs: 0 };
   private readonly sessions = new Map<string, SlurmSession>();
   private readonly workDir: string;
   private readonly interval: number;
@@ -426,8 +433,6 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
         if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
       });
     }, this.interval);
-    // following jobs must not keep a finished process alive
-    this.timer.unref();
   }
 
   /** One squeue for every live session of the site. */
@@ -445,6 +450,15 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
     if (live.length === 0) return;
     this.stats.polls++;
     this.stats.squeue++;
+    const t0 = performance.now();
+    try {
+      await this.pollJobs(live);
+    } finally {
+      this.stats.pollMs += performance.now() - t0;
+    }
+  }
+
+  private async pollJobs(live: SlurmSession[]): Promise<void> {
     const out = await this.run('squeue', [
       '-h',
       '-t',
