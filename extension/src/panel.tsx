@@ -121,6 +121,7 @@ function PanelView({ interlink, actions, trans }: IProps): React.ReactElement {
           {sessions.map(session => (
             <SessionCard
               key={session.id}
+              interlink={interlink}
               session={session}
               site={interlink.site(session.site)}
               trans={trans}
@@ -494,13 +495,20 @@ function LaunchForm({
 }
 
 interface ISessionProps {
+  interlink: IInterlink;
   session: Session;
   site: Site | undefined;
   trans: TranslationBundle;
   actions: IPanelActions;
 }
 
-function SessionCard({ session, site, trans, actions }: ISessionProps): React.ReactElement {
+function SessionCard({
+  interlink,
+  session,
+  site,
+  trans,
+  actions
+}: ISessionProps): React.ReactElement {
   const now = useNow(1000);
   const [error, setError] = React.useState<string | null>(null);
   const profile = site?.profiles.find(p => p.id === session.profile);
@@ -548,6 +556,7 @@ function SessionCard({ session, site, trans, actions }: ISessionProps): React.Re
           ))}
         </ol>
       )}
+      {session.state === 'starting' && <LogTail interlink={interlink} sessionId={session.id} />}
       {(session.state === 'failed' ||
         session.state === 'expired' ||
         session.state === 'cancelled') &&
@@ -600,5 +609,46 @@ function SessionCard({ session, site, trans, actions }: ISessionProps): React.Re
         )}
       </div>
     </li>
+  );
+}
+
+/** The last lines of a starting session's log, following, so a slow start shows what it does. */
+function LogTail({
+  interlink,
+  sessionId
+}: {
+  interlink: IInterlink;
+  sessionId: string;
+}): React.ReactElement | null {
+  const [lines, setLines] = React.useState<string[]>([]);
+  React.useEffect(() => {
+    const abort = new AbortController();
+    let text = '';
+    void (async () => {
+      try {
+        const response = await interlink.api.logs(sessionId, abort.signal, 5);
+        const reader = response.body!.getReader();
+        const decoder = new TextDecoder();
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) {
+            return;
+          }
+          text = (text + decoder.decode(value, { stream: true })).slice(-4000);
+          setLines(text.split('\n').filter(Boolean).slice(-5));
+        }
+      } catch {
+        // the card shows progress steps anyway
+      }
+    })();
+    return () => abort.abort();
+  }, [sessionId]);
+  if (!lines.length) {
+    return null;
+  }
+  return (
+    <pre className="jp-InterlinkSession-tail" data-testid="interlink-session-log-tail">
+      {lines.join('\n')}
+    </pre>
   );
 }

@@ -10,7 +10,8 @@ test.skip(
   frontDoor !== 'proxy',
   'remote sessions need the proxy server as front door (UI_TESTS_FRONT_DOOR=proxy)'
 );
-test.describe.configure({ mode: 'serial' });
+// Each test starts Jupyter servers for its sessions on two shared cores.
+test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
 const auth = { Authorization: `token ${token}` };
 
