@@ -139,18 +139,6 @@ export class InterlinkModel implements IInterlink, IDisposable {
         }
         this._setStreamStatus('live');
         delay = 1000;
-        // A new stream starts with a snapshot: sessions missing from it are gone.
-        let snapshot: Set<string> | null = new Set();
-        const settle = setTimeout(() => {
-          if (snapshot) {
-            for (const id of [...this._sessions.keys()]) {
-              if (!snapshot.has(id)) {
-                this._remove(id);
-              }
-            }
-            snapshot = null;
-          }
-        }, 1500);
         await readEventStream(response.body, (event, data) => {
           let payload: unknown;
           try {
@@ -159,9 +147,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
             return;
           }
           if (event === 'session') {
-            const session = payload as Session;
-            snapshot?.add(session.id);
-            this._upsert(session);
+            this._upsert(payload as Session);
           } else if (event === 'session-removed') {
             this._remove((payload as { id: string }).id);
           } else if (event === 'sites') {
@@ -170,7 +156,6 @@ export class InterlinkModel implements IInterlink, IDisposable {
             this._changed.emit();
           }
         });
-        clearTimeout(settle);
       } catch {
         // dropped or refused: retry below
       }
@@ -180,7 +165,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
       this._setStreamStatus('retrying');
       await new Promise(resolve => setTimeout(resolve, delay + Math.random() * 500));
       delay = Math.min(delay * 2, 30000);
-      // State may have moved while we were away.
+      // State may have moved while we were away (sessions gone from the list are gone).
       try {
         this._replaceAll(await this.api.sessions());
       } catch {

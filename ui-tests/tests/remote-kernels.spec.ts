@@ -119,13 +119,19 @@ async function runOn(
   return { card, id: testId.replace('interlink-session-', '') };
 }
 
-async function pickKernel(page: Page, notebook: Locator, label: string | RegExp): Promise<void> {
+async function pickKernel(
+  page: Page,
+  notebook: Locator,
+  label: string | RegExp,
+  screenshot?: () => Promise<void>
+): Promise<void> {
   await notebook.locator('.jp-Toolbar-kernelName').click();
   const dialog = page.locator('.jp-Dialog');
   const select = dialog.locator('select');
   const option = select.locator('option', { hasText: label });
   await expect(option).toHaveCount(1);
   await select.selectOption({ label: (await option.textContent())! });
+  await screenshot?.();
   await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
   await expect(dialog).toHaveCount(0);
 }
@@ -219,7 +225,7 @@ test('Run on the local site, use the remote kernel in an open notebook, switch b
   expect(
     (await run(page, notebook, "import os; print(os.environ.get('INTERLINK_SESSION_ID'))")).trim()
   ).toBe('None');
-  await pickKernel(page, notebook, '— This machine');
+  await pickKernel(page, notebook, '— This machine', () => shot(page, testInfo, 'kernel-picker'));
   expect(
     (await run(page, notebook, "import os; print(os.environ.get('INTERLINK_SESSION_ID'))")).trim()
   ).toBe(id);
