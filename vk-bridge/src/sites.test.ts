@@ -70,6 +70,16 @@ const bad: { name: string; mutate: (s: ReturnType<typeof good>) => unknown; fiel
     field: /field profiles: at least one/
   },
   {
+    name: 'agentCommand not a list',
+    mutate: s => ({ ...s, agentCommand: 'node agent.js' }),
+    field: /field agentCommand/
+  },
+  {
+    name: 'slurm flags not a list',
+    mutate: s => ({ ...s, slurm: { flags: '--qos=x' } }),
+    field: /field slurm\.flags/
+  },
+  {
     name: 'interlink without url',
     mutate: s => ({ ...s, driver: 'interlink' }),
     field: /field interlink\.url/

@@ -114,6 +114,32 @@ export function validateSites(config: unknown): SiteConfig[] {
         );
       }
     }
+    const strings = (v: unknown) => Array.isArray(v) && v.every(x => typeof x === 'string');
+    if (
+      site.agentCommand !== undefined &&
+      (!strings(site.agentCommand) || (site.agentCommand as string[]).length === 0)
+    ) {
+      bad('agentCommand', 'must be a non-empty list of strings (the argv of the agent)');
+    }
+    if (site.slurm !== undefined) {
+      const sl = isRecord(site.slurm) ? site.slurm : undefined;
+      if (!sl) bad('slurm', 'must be a mapping');
+      else {
+        for (const k of ['partition', 'account', 'preExec', 'conf', 'workDir']) {
+          if (sl[k] !== undefined && typeof sl[k] !== 'string')
+            bad(`slurm.${k}`, 'must be a string');
+        }
+        if (sl.flags !== undefined && !strings(sl.flags))
+          bad('slurm.flags', 'must be a list of strings, e.g. ["--qos=normal"]');
+      }
+    }
+    if (
+      isRecord(site.local) &&
+      site.local.isolation !== undefined &&
+      !['none', 'bubblewrap'].includes(site.local.isolation as string)
+    ) {
+      bad('local.isolation', 'must be none or bubblewrap');
+    }
     let siteMax: number | undefined;
     if (site.maxWalltime !== undefined) {
       if (typeof site.maxWalltime !== 'number' || !(site.maxWalltime >= 60)) {

@@ -174,6 +174,7 @@ import os, stat
 p = os.environ["INTERLINK_SECRET_FILE"]
 print("secret", open(p).read(), oct(stat.S_IMODE(os.stat(p).st_mode)), flush=True)
 print("pre-exec", os.environ.get("FROM_PRE_EXEC"), "job", os.environ.get("SLURM_JOB_ID"), flush=True)
+print("cwd", os.getcwd(), flush=True)
 import time; time.sleep(600)
 `;
   const { bundle, spec, secret } = launch(site, [PYTHON, '-c', agent]);
@@ -186,10 +187,12 @@ import time; time.sleep(600)
   assert.equal(r.backendId, backendId);
   assert.ok(r.startedAt);
   const logs = await driver.logs(spec.sessionId, { follow: true });
-  const out = await readUntil(logs, 'pre-exec', 30000);
+  const out = await readUntil(logs, 'cwd', 30000);
   logs.destroy();
   assert.match(out, new RegExp(`secret ${secret} 0o400`));
   assert.match(out, new RegExp(`pre-exec yes job ${backendId}`));
+  // no workingDir: the user's home on the cluster, as a login would
+  assert.match(out, new RegExp(`cwd ${process.env.HOME}\n`));
   const jobDir = join(dir, 'jobs', spec.sessionId);
   assert.ok(!readFileSync(join(jobDir, 'env-agent.sh'), 'utf8').includes(secret));
   assert.ok(!readFileSync(join(jobDir, 'job.slurm'), 'utf8').includes(secret));

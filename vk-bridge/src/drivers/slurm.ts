@@ -166,7 +166,7 @@ export function renderJobScript(input: JobScriptInput): string {
     'ctn() {',
     '  local name=$1 cwd=$2; shift 2',
     '  . "$workdir/env-$name.sh"',
-    '  cd "$cwd" 2>/dev/null || cd "$HOME" 2>/dev/null || cd "$workdir"',
+    '  { [ -n "$cwd" ] && cd "$cwd" 2>/dev/null; } || cd "$HOME" 2>/dev/null || cd "$workdir"',
     '  exec "$@"',
     '}',
     'run_init() {',
