@@ -3,7 +3,7 @@ import { ServerConnection } from '@jupyterlab/services';
 import { PromiseDelegate, Token } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
-import { InterlinkApi, readEventStream } from './api';
+import { ApiError, InterlinkApi, readEventStream } from './api';
 
 /** A session change: `previous` is undefined the first time the session is seen. */
 export interface ISessionChange {
@@ -21,6 +21,8 @@ export interface IInterlink {
   readonly sites: readonly Site[];
   readonly sessions: readonly Session[];
   readonly sitesError: string | null;
+  /** The first answer about sites (or a failure) has arrived. */
+  readonly sitesLoaded: boolean;
   readonly streamStatus: StreamStatus;
   /** Resolves once the first list of sessions is known (or after a short timeout). */
   readonly ready: Promise<void>;
@@ -59,6 +61,9 @@ export class InterlinkModel implements IInterlink, IDisposable {
   }
   get sitesError(): string | null {
     return this._sitesError;
+  }
+  get sitesLoaded(): boolean {
+    return this._sitesLoaded;
   }
   get streamStatus(): StreamStatus {
     return this._streamStatus;
@@ -101,8 +106,13 @@ export class InterlinkModel implements IInterlink, IDisposable {
       this._sites = await this.api.sites();
       this._sitesError = null;
     } catch (err) {
-      this._sitesError = (err as Error).message;
+      const status = err instanceof ApiError ? err.status : 0;
+      this._sitesError =
+        status === 0 || status === 404 || status >= 502
+          ? `the interLink service does not answer at ${this.api.base} (${(err as Error).message})`
+          : (err as Error).message;
     }
+    this._sitesLoaded = true;
     this._changed.emit();
   }
 
@@ -153,6 +163,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
           } else if (event === 'sites') {
             this._sites = payload as Site[];
             this._sitesError = null;
+            this._sitesLoaded = true;
             this._changed.emit();
           }
         });
@@ -217,6 +228,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
 
   private _sites: Site[] = [];
   private _sitesError: string | null = null;
+  private _sitesLoaded = false;
   private _sessions = new Map<string, Session>();
   private _streamStatus: StreamStatus = 'connecting';
   private _ready = new PromiseDelegate<void>();

@@ -86,7 +86,11 @@ function PanelView({ interlink, actions, trans }: IProps): React.ReactElement {
         </div>
       )}
       {!interlink.sitesError && sites.length === 0 && (
-        <p className="jp-InterlinkPanel-empty">{trans.__('Loading sites…')}</p>
+        <p className="jp-InterlinkPanel-empty">
+          {interlink.sitesLoaded
+            ? trans.__('No remote sites are configured on this hub.')
+            : trans.__('Loading sites…')}
+        </p>
       )}
       <ul className="jp-InterlinkSites" aria-label={trans.__('Sites')}>
         {sites.map(site => (
