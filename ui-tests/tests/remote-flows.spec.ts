@@ -208,6 +208,11 @@ test('one local and two remote kernels in three notebooks at once, each running 
   await activate(page, b);
   expect(await run(page, b, "print(globals().get('x'))")).toBe('None');
   await shot(page, testInfo, 'three-kernels');
+  await command(page, 'apputils:change-theme', { theme: 'JupyterLab Dark' });
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-name', 'JupyterLab Dark');
+  await shot(page, testInfo, 'three-kernels-dark');
+  await command(page, 'apputils:change-theme', { theme: 'JupyterLab Light' });
+  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-name', 'JupyterLab Light');
 });
 
 test('logs follow in the main area; a reload keeps the notebook on its remote kernel', async ({

@@ -158,10 +158,21 @@ test('the Remote sites panel lists sites and validates the launch form as you ty
   ).toBeEnabled();
   await expect(panel.getByTestId('interlink-stream-status')).toHaveText('live');
 
-  await panel.getByTestId('interlink-configure-local-small').click();
+  // Keyboard only: Tab moves between a profile's buttons, Enter opens the form, Tab walks it.
+  const options = panel.getByTestId('interlink-configure-local-small');
+  await options.focus();
+  await page.keyboard.press('Tab');
+  await expect(panel.getByTestId('interlink-run-local-small')).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
+  await expect(options).toBeFocused();
+  await page.keyboard.press('Enter');
   const form = panel.getByTestId('interlink-launch-form');
   await expect(form).toBeVisible();
+  await expect(options).toHaveAttribute('aria-expanded', 'true');
+  await form.getByTestId('interlink-field-profile').focus();
+  await page.keyboard.press('Tab');
   const walltime = form.getByTestId('interlink-field-walltime');
+  await expect(walltime).toBeFocused();
   await expect(walltime).toHaveValue('1:00:00');
 
   await walltime.fill('100:00:00');
