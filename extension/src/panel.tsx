@@ -279,6 +279,9 @@ function validate(
       message: trans.__('walltime: write it as H:MM:SS, D-HH:MM:SS or minutes')
     };
   }
+  if (typeof request.walltime === 'number' && request.walltime < 60) {
+    return { field: 'walltime', message: trans.__('walltime: at least %1', formatWalltime(60)) };
+  }
   const problem = firstProblem(CreateSessionRequest, request);
   if (problem) {
     return problem;
