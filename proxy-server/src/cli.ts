@@ -36,6 +36,8 @@ const HELP = `Usage: interlink-proxy [options]
   --upstream URL    front an already running Jupyter server instead of starting one
   --tunnel-url URL  how agents in remote jobs reach this server (wss://…/tunnel)
   --notebook-dir D  JupyterLab's root folder (default: the current folder)
+  --state-dir D     where drivers keep per-session files (also INTERLINK_STATE_DIR; default: a
+                    folder per site under the system's temporary folder)
   -h, --help        this text
 `;
 
@@ -50,6 +52,7 @@ async function main(): Promise<void> {
       upstream: { type: 'string' },
       'tunnel-url': { type: 'string', default: process.env.INTERLINK_PUBLIC_TUNNEL_URL },
       'notebook-dir': { type: 'string', default: process.cwd() },
+      'state-dir': { type: 'string', default: process.env.INTERLINK_STATE_DIR },
       help: { type: 'boolean', short: 'h', default: false }
     }
   });
@@ -94,6 +97,7 @@ async function main(): Promise<void> {
     port,
     upstream,
     tunnelUrl: values['tunnel-url'],
+    stateDir: values['state-dir'],
     logger
   });
   if (!hub) {
