@@ -60,7 +60,7 @@ test.afterAll(async () => {
   if (hubProcess && hubProcess.exitCode === null) {
     const exited = new Promise(r => hubProcess!.once('exit', r));
     hubProcess.stdin!.end();
-    await Promise.race([exited, new Promise(r => setTimeout(r, 30_000))]);
+    await Promise.race([exited, new Promise(r => setTimeout(r, 30_000).unref())]);
     if (hubProcess.exitCode === null) hubProcess.kill('SIGKILL');
   }
   await writeFile(testInfo.outputPath('hub.log'), hubLog);

@@ -52,8 +52,8 @@ export interface RunningHub {
   hub: ChildProcess;
   /** Everything the hub, its proxy and the service wrote so far. */
   output(): string;
-  /** A new API token of `user`, with the user's own permissions. */
-  userToken(user: string): Promise<string>;
+  /** A new API token of `user`: the user's own permissions, or only `scopes`. */
+  userToken(user: string, scopes?: string[]): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -126,7 +126,11 @@ configure_interlink(
     sites=json.loads(${py(sites)}),
     port=${servicePort},
     node=json.loads(${py(process.execPath)}),
-    environment={'INTERLINK_LOG_LEVEL': 'info'},
+    environment={
+        'INTERLINK_LOG_LEVEL': 'info',
+        # Its own folder: the local driver stops what it finds in its folder at start.
+        'INTERLINK_STATE_DIR': json.loads(${py(join(dir, 'state'))}),
+    },
 )
 # Every run starts from JupyterLab's default settings and an empty workspace.
 c.Spawner.environment['JUPYTERLAB_INTERLINK_EPHEMERAL'] = '1'
@@ -160,11 +164,11 @@ c.Spawner.environment.update(json.loads(${py(passOn)}))
     dir,
     hub,
     output: () => output,
-    async userToken(user) {
+    async userToken(user, scopes) {
       const res = await fetch(`${url}/hub/api/users/${user}/tokens`, {
         method: 'POST',
         headers: { authorization: `token ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ note: 'interlink tests', expires_in: 3600 })
+        body: JSON.stringify({ note: 'interlink tests', expires_in: 3600, scopes })
       });
       if (res.status !== 201) {
         throw new Error(`token for ${user}: ${res.status} ${await res.text()}`);
@@ -175,7 +179,7 @@ c.Spawner.environment.update(json.loads(${py(passOn)}))
       if (hub.exitCode === null && hub.signalCode === null) {
         // The hub stops its single-user servers, its managed services and its proxy.
         hub.kill('SIGTERM');
-        await Promise.race([exited, new Promise(r => setTimeout(r, 20_000))]);
+        await Promise.race([exited, new Promise(r => setTimeout(r, 20_000).unref())]);
       }
       try {
         process.kill(-hub.pid!, 'SIGKILL');

@@ -1,0 +1,342 @@
+/**
+ * The proxy server as a JupyterHub-managed service, against a real JupyterHub 3.0 started here
+ * (testing/jupyterhub.ts: dummy authenticator, simple spawner, configurable-http-proxy from npm,
+ * the service declared by configure_interlink). Every request goes through the hub's proxy at
+ * /services/interlink/, with users' real hub API tokens.
+ *
+ * Sites: the embedded local one (real processes, reached through the tunnel) and a Kubernetes one
+ * on the vk-bridge's fake API server, where the pod the service creates can be read back.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import WebSocket from 'ws';
+import type { Session } from '@jupyterlab-interlink/contract';
+import { ANNOTATIONS, defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
+import { hubAvailable, startHub, type RunningHub } from './testing/jupyterhub.js';
+import { KernelChannel, startKernel } from './testing/kernel-client.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** What this test uses of vk-bridge's fake Kubernetes API server (a test helper, not exported). */
+interface FakeApiServer {
+  kubeConfig(namespace?: string): { exportConfig(): string };
+  list(
+    kind: 'pods',
+    namespace: string
+  ): {
+    metadata?: { annotations?: Record<string, string> };
+  }[];
+  close(): Promise<void>;
+}
+
+async function startFakeApiServer(): Promise<FakeApiServer> {
+  const url = pathToFileURL(join(REPO, 'vk-bridge', 'dist', 'testing', 'fake-apiserver.js'));
+  const { FakeApiServer } = (await import(url.href)) as {
+    FakeApiServer: { start(): Promise<FakeApiServer> };
+  };
+  return FakeApiServer.start();
+}
+
+/** Status of a WebSocket upgrade: 101 when accepted, else the HTTP status it was refused with. */
+function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolveStatus, reject) => {
+    const ws = new WebSocket(url, { headers, handshakeTimeout: 15_000 });
+    ws.once('open', () => {
+      ws.close();
+      resolveStatus(101);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      ws.terminate();
+      resolveStatus(res.statusCode ?? 0);
+    });
+    ws.once('error', reject);
+  });
+}
+
+const auth = (token: string, init: RequestInit = {}): RequestInit => ({
+  ...init,
+  redirect: 'manual',
+  headers: { authorization: `token ${token}`, 'content-type': 'application/json', ...init.headers }
+});
+
+async function waitForState(
+  get: () => Promise<Session>,
+  want: (s: Session) => boolean,
+  what: string,
+  timeoutMs: number
+): Promise<Session> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Session | undefined;
+  while (Date.now() < deadline) {
+    last = await get();
+    if (want(last)) return last;
+    await new Promise(r => setTimeout(r, 300));
+  }
+  throw new Error(`${what} within ${timeoutMs / 1000} s; last: ${JSON.stringify(last)}`);
+}
+
+describe(
+  'under a real JupyterHub',
+  { skip: !hubAvailable() && 'needs Debian jupyterhub and npm configurable-http-proxy' },
+  () => {
+    let hub: RunningHub;
+    let fake: FakeApiServer;
+    let scratch: string;
+    let alice: string;
+    let bob: string;
+    let api: string;
+    let session: Session;
+    let kernelId: string;
+
+    before(
+      async () => {
+        scratch = await mkdtemp(join(tmpdir(), 'interlink-hub-test-'));
+        fake = await startFakeApiServer();
+        const kubeconfig = join(scratch, 'kubeconfig.json');
+        await writeFile(kubeconfig, fake.kubeConfig('hpc').exportConfig());
+        hub = await startHub({
+          users: ['alice', 'bob'],
+          groups: { physics: ['alice'], 'gpu-users': ['alice'] },
+          sites: [
+            defaultLocalSite(),
+            {
+              id: 'leonardo',
+              displayName: 'Leonardo',
+              kind: 'hpc',
+              driver: 'kubernetes',
+              namespace: 'hpc',
+              nodeSelector: { 'kubernetes.io/hostname': 'leonardo-vk' },
+              kubernetes: { kubeconfig },
+              profiles: [
+                {
+                  id: 'a100',
+                  displayName: '1×A100',
+                  resources: { cpu: 8, memory: '64Gi', gpu: 1 },
+                  maxWalltime: '4h'
+                }
+              ]
+            }
+          ]
+        });
+        api = `${hub.url}${hub.base}/api`;
+        alice = await hub.userToken('alice');
+        bob = await hub.userToken('bob');
+      },
+      { timeout: 120_000 }
+    );
+
+    after(
+      async () => {
+        await hub?.stop();
+        await fake?.close();
+        if (scratch) await rm(scratch, { recursive: true, force: true });
+      },
+      { timeout: 60_000 }
+    );
+
+    it('sends a GET without a token to the hub’s OAuth and refuses a POST with 401', async () => {
+      const get = await fetch(`${api}/sites`, { redirect: 'manual' });
+      assert.equal(get.status, 302);
+      const location = new URL(get.headers.get('location')!, hub.url);
+      assert.equal(location.pathname, '/hub/api/oauth2/authorize');
+      assert.equal(location.searchParams.get('client_id'), 'service-interlink');
+      assert.equal(location.searchParams.get('redirect_uri'), '/services/interlink/oauth_callback');
+      assert.match(get.headers.get('set-cookie') ?? '', /HttpOnly/);
+
+      const post = await fetch(`${api}/sessions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ site: 'local', profile: 'small', type: 'kernel' }),
+        redirect: 'manual'
+      });
+      assert.equal(post.status, 401);
+      assert.equal(((await post.json()) as { error: string }).error, 'unauthenticated');
+    });
+
+    it('accepts a hub token only with this service’s access scope', async () => {
+      assert.equal((await fetch(`${api}/sites`, auth(alice))).status, 200);
+      // A token of alice's that may only say who she is (like the single-user server's own).
+      const narrow = await hub.userToken('alice', ['read:users:name!user=alice']);
+      assert.equal(
+        (await fetch(`${api}/sessions`, auth(narrow, { method: 'POST', body: '{}' }))).status,
+        401
+      );
+      assert.equal((await fetch(`${api}/sites`, auth('not-a-hub-token'))).status, 302);
+    });
+
+    it('launches as alice on the local site and runs code through the tunnel', async () => {
+      const created = await fetch(
+        `${api}/sessions`,
+        auth(alice, {
+          method: 'POST',
+          body: JSON.stringify({ site: 'local', profile: 'small', type: 'kernel', walltime: 900 })
+        })
+      );
+      assert.equal(created.status, 201, await created.clone().text());
+      session = (await created.json()) as Session;
+      assert.equal(session.owner, 'alice');
+      assert.equal(session.url, `/services/interlink/sessions/${session.id}/`);
+      session = await waitForState(
+        async () =>
+          (await (await fetch(`${api}/sessions/${session.id}`, auth(alice))).json()) as Session,
+        s => s.state === 'ready' || s.state === 'failed',
+        'the session to become ready',
+        90_000
+      );
+      assert.equal(session.state, 'ready', session.reason);
+
+      // Through the hub's proxy, the service and the tunnel, authenticated by alice's hub token.
+      const remote = {
+        baseUrl: `${hub.url}${session.url}`,
+        headers: { authorization: `token ${alice}` }
+      };
+      kernelId = await startKernel(remote);
+      const channel = await KernelChannel.open(remote, kernelId);
+      try {
+        const out = await channel.execute(
+          "import os; print(os.environ['INTERLINK_SESSION_ID'], os.environ['JUPYTERHUB_USER'], ','.join(sorted(os.environ['INTERLINK_USER_GROUPS'].split(','))))"
+        );
+        assert.equal(out.trim(), `${session.id} alice gpu-users,physics`);
+      } finally {
+        channel.close();
+      }
+    });
+
+    it('hides alice’s session from bob: 404 in the API, 403 on its server over HTTP and WebSocket', async () => {
+      assert.ok(session, 'the launch test ran');
+      assert.equal((await fetch(`${api}/sessions/${session.id}`, auth(bob))).status, 404);
+      assert.deepEqual(await (await fetch(`${api}/sessions`, auth(bob))).json(), []);
+      assert.equal(
+        (await fetch(`${api}/sessions/${session.id}`, auth(bob, { method: 'DELETE' }))).status,
+        404
+      );
+      assert.equal((await fetch(`${api}/sessions/${session.id}/logs`, auth(bob))).status, 404);
+
+      const server = `${hub.url}${session.url}`;
+      assert.equal((await fetch(`${server}api/kernels`, auth(bob))).status, 403);
+      assert.equal((await fetch(server, auth(bob))).status, 403);
+      assert.equal((await fetch(`${server}api/status`, auth(alice))).status, 200);
+
+      const ws = `${server.replace(/^http/, 'ws')}api/kernels/${kernelId}/channels`;
+      assert.equal(await upgradeStatus(ws, { authorization: `token ${bob}` }), 403);
+      assert.equal(await upgradeStatus(`${ws}?token=${bob}`, {}), 403);
+      assert.equal(await upgradeStatus(ws, {}), 401);
+      // Alice from another origin is refused too; from the hub's own origin she gets in.
+      assert.equal(
+        await upgradeStatus(ws, {
+          authorization: `token ${alice}`,
+          origin: 'http://elsewhere.example'
+        }),
+        403
+      );
+      assert.equal(
+        await upgradeStatus(ws, { authorization: `token ${alice}`, origin: hub.url }),
+        101
+      );
+    });
+
+    it('puts alice’s hub name and groups on the pod as annotations', async () => {
+      const created = await fetch(
+        `${api}/sessions`,
+        auth(alice, {
+          method: 'POST',
+          body: JSON.stringify({ site: 'leonardo', profile: 'a100', type: 'kernel', walltime: 600 })
+        })
+      );
+      assert.equal(created.status, 201, await created.clone().text());
+      const onLeonardo = (await created.json()) as Session;
+      try {
+        const deadline = Date.now() + 20_000;
+        let pods = fake.list('pods', 'hpc');
+        while (pods.length === 0 && Date.now() < deadline) {
+          await new Promise(r => setTimeout(r, 200));
+          pods = fake.list('pods', 'hpc');
+        }
+        assert.equal(pods.length, 1, 'one pod on the virtual node');
+        const annotations = pods[0].metadata?.annotations ?? {};
+        assert.equal(annotations[ANNOTATIONS.user], 'alice');
+        assert.deepEqual(JSON.parse(annotations[ANNOTATIONS.groups]).sort(), [
+          'gpu-users',
+          'physics'
+        ]);
+      } finally {
+        await fetch(`${api}/sessions/${onLeonardo.id}`, auth(alice, { method: 'DELETE' }));
+      }
+    });
+
+    it('stops alice’s session at her request', async () => {
+      assert.ok(session, 'the launch test ran');
+      const stopped = await fetch(
+        `${api}/sessions/${session.id}`,
+        auth(alice, { method: 'DELETE' })
+      );
+      assert.equal(stopped.status, 200);
+      const ended = await waitForState(
+        async () =>
+          (await (await fetch(`${api}/sessions/${session.id}`, auth(alice))).json()) as Session,
+        s => ['cancelled', 'completed', 'failed'].includes(s.state),
+        'the session to end',
+        30_000
+      );
+      assert.equal(ended.state, 'cancelled');
+    });
+  }
+);
+
+describe(
+  'a bad site in the hub configuration',
+  { skip: !hubAvailable() && 'needs Debian jupyterhub and npm configurable-http-proxy' },
+  () => {
+    it(
+      'stops the service at start with a message naming the site and the field',
+      { timeout: 120_000 },
+      async () => {
+        const hub = await startHub({
+          waitForService: false,
+          sites: [
+            {
+              ...defaultLocalSite(),
+              id: 'gpu-farm',
+              kind: 'grid',
+              profiles: [
+                {
+                  id: 'big',
+                  displayName: 'Big',
+                  resources: { cpu: 0, memory: '1Gi', gpu: 0 },
+                  maxWalltime: '1h'
+                }
+              ]
+            }
+          ]
+        });
+        try {
+          const deadline = Date.now() + 60_000;
+          while (!/exited with status/.test(hub.output()) && Date.now() < deadline) {
+            await new Promise(r => setTimeout(r, 250));
+          }
+          const output = hub.output();
+          assert.match(output, /Service interlink exited with status 1/);
+          assert.match(output, /INTERLINK_SITES_JSON: invalid site configuration/);
+          assert.match(
+            output,
+            /site "gpu-farm", field kind: must be one of hpc, htc, cloud \(got "grid"\)/
+          );
+          assert.match(
+            output,
+            /site "gpu-farm", field profiles\[0\]\.resources\.cpu: must be a number > 0/
+          );
+          // The hub itself keeps running; the service answers nothing.
+          assert.equal((await fetch(`${hub.url}/hub/health`)).status, 200);
+          assert.notEqual((await fetch(`${hub.url}/services/interlink/healthz`)).status, 200);
+        } finally {
+          await hub.stop();
+        }
+      }
+    );
+  }
+);
