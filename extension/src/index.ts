@@ -114,6 +114,11 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
     const switchKernel = async (panel: NotebookPanel, sessionId: string) => {
       await whenUsable(sessionId);
       await panel.sessionContext.ready;
+      const kernel = panel.sessionContext.session?.kernel;
+      // Already there: changing to the same name would start a fresh kernel and lose its state.
+      if (kernel?.name === kernelNameFor(sessionId) && kernel.status !== 'dead') {
+        return;
+      }
       await panel.sessionContext.changeKernel({ name: kernelNameFor(sessionId) });
     };
 
