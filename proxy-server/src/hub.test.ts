@@ -58,6 +58,34 @@ function upgradeStatus(url: string, headers: Record<string, string>): Promise<nu
   });
 }
 
+/** Just enough of a browser's cookie handling for one host: names and values, no paths. */
+class CookieJar {
+  private readonly cookies = new Map<string, string>();
+
+  has(name: string): boolean {
+    return this.cookies.has(name);
+  }
+
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(url, {
+      ...init,
+      redirect: 'manual',
+      headers: { ...(init.headers as Record<string, string>), cookie }
+    });
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attributes] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const expired =
+        attributes.some(a => /^\s*max-age=0\s*$/i.test(a)) || pair.slice(eq + 1) === '""';
+      if (expired) this.cookies.delete(name);
+      else this.cookies.set(name, pair.slice(eq + 1).trim());
+    }
+    return res;
+  }
+}
+
 const auth = (token: string, init: RequestInit = {}): RequestInit => ({
   ...init,
   redirect: 'manual',
@@ -267,6 +295,57 @@ describe(
       } finally {
         await fetch(`${api}/sessions/${onLeonardo.id}`, auth(alice, { method: 'DELETE' }));
       }
+    });
+
+    it('signs a browser in through the hub’s OAuth and guards its cookie against other origins', async () => {
+      const jar = new CookieJar();
+      const login = await jar.fetch(`${hub.url}/hub/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ username: 'alice', password: hub.password })
+      });
+      assert.equal(login.status, 302);
+      assert.ok(jar.has('jupyterhub-hub-login'), 'signed in to the hub');
+
+      // The dance a page's fetch follows by itself: service → hub authorize → callback → back.
+      let res = await jar.fetch(`${api}/sites`);
+      const hops: string[] = [];
+      while (res.status === 302 && hops.length < 5) {
+        const next = new URL(res.headers.get('location')!, hub.url).href;
+        hops.push(new URL(next).pathname);
+        res = await jar.fetch(next);
+      }
+      assert.deepEqual(hops, [
+        '/hub/api/oauth2/authorize',
+        '/services/interlink/oauth_callback',
+        '/services/interlink/api/sites'
+      ]);
+      assert.equal(res.status, 200);
+      assert.ok(jar.has('interlink-hub-session'));
+
+      // Cookie-only state changes must come from the hub's own origin.
+      const launch = (origin: string) =>
+        jar.fetch(`${api}/sessions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', origin },
+          body: JSON.stringify({ site: 'local', profile: 'nope', type: 'kernel' })
+        });
+      const foreign = await launch('http://elsewhere.example');
+      assert.equal(foreign.status, 403);
+      assert.equal(((await foreign.json()) as { error: string }).error, 'cross_origin');
+      // Same origin: signed in as alice, so the request reaches validation.
+      const own = await launch(hub.url);
+      assert.equal(own.status, 400);
+      assert.equal(((await own.json()) as { field: string }).field, 'profile');
+
+      // A callback without its state cookie (another browser, a replay) is refused.
+      const replay = await fetch(
+        `${hub.url}/services/interlink/oauth_callback?code=x&state=${'a'.repeat(22)}`,
+        {
+          redirect: 'manual'
+        }
+      );
+      assert.equal(replay.status, 400);
     });
 
     it('stops alice’s session at her request', async () => {
