@@ -20,7 +20,6 @@ HubServerApp = make_singleuser_app(ServerApp)
 
 
 class InterlinkSingleUserApp(HubServerApp):
-    name = "jupyterlab-interlink-singleuser"
     aliases = {**HubServerApp.aliases, **InterlinkLabApp.aliases}
 
     @default("default_url")
