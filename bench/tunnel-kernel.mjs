@@ -1,0 +1,155 @@
+// Kernel round trip: a trivial execute (`pass`), N times in a row over the kernel's WebSocket,
+// through proxy + tunnel + agent vs straight to the same TCP_NODELAY jupyter_server, alternating
+// runs. For context it also times a few hundred executes through `ssh -N -L` to that server and
+// straight to a stock server (Nagle left on), the paths users have today.
+// Usage: node bench/tunnel-kernel.mjs [--n 1000] [--rounds 3] [--context 200]
+import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { KernelClient } from '../proxy-server/dist/agent/kernel-client.js';
+import {
+  fmt,
+  median,
+  percentile,
+  session,
+  startAgents,
+  startHub
+} from './tunnel-support/common.mjs';
+import { jupyter, sshForward } from './tunnel-support/servers.mjs';
+
+const { values: args } = parseArgs({
+  options: {
+    n: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    warmup: { type: 'string', default: '50' },
+    context: { type: 'string', default: '200' }
+  }
+});
+const N = Number(args.n);
+const ROUNDS = Number(args.rounds);
+const WARMUP = Number(args.warmup);
+const CONTEXT = Number(args.context);
+
+function post(url, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      url,
+      { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers } },
+      res => {
+        let text = '';
+        res.on('data', c => (text += c));
+        res.on('end', () =>
+          res.statusCode === 201
+            ? resolve(JSON.parse(text))
+            : reject(new Error(`${res.statusCode} ${text}`))
+        );
+      }
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function run(wsUrl, headers, n, warmup) {
+  const kernel = await KernelClient.connect(wsUrl, headers);
+  for (let i = 0; i < warmup; i++) await kernel.execute('pass');
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = await kernel.execute('pass');
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (r.status !== 'ok') throw new Error(`execute failed: ${r.status}`);
+  }
+  kernel.close();
+  times.sort((a, b) => a - b);
+  return {
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    mean: times.reduce((a, b) => a + b, 0) / n
+  };
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'interlink-bench-kernel-'));
+const cleanup = [];
+try {
+  const id = 'kernel';
+  const base = `/interlink/sessions/${id}/`;
+  const jp = await jupyter(dir, base);
+  cleanup.push(() => jp.stop());
+  const hub = await startHub();
+  cleanup.push(() => hub.stop());
+  const s = session(id, base);
+  await hub.addSecrets([[s.sessionId, s.secret]]);
+  const agents = startAgents(hub.tunnelUrl, [s], { host: jp.host, port: jp.port, token: jp.token });
+  cleanup.push(() => agents.stop());
+  await hub.waitUp([id]);
+
+  const auth = { Authorization: `token ${jp.token}` };
+  const kernel = await post(`http://127.0.0.1:${jp.port}${base}api/kernels`, auth, {
+    name: 'python3'
+  });
+  const channels = `api/kernels/${kernel.id}/channels`;
+  const paths = {
+    straight: { url: `ws://127.0.0.1:${jp.port}${base}${channels}`, headers: auth },
+    tunnel: { url: hub.url(id, channels).replace('http:', 'ws:'), headers: {} }
+  };
+  const results = { straight: [], tunnel: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 ? ['tunnel', 'straight'] : ['straight', 'tunnel'];
+    for (const name of order) {
+      const res = await run(paths[name].url, paths[name].headers, N, WARMUP);
+      results[name].push(res);
+      console.error(`round ${r + 1} ${name}: p50 ${fmt(res.p50)} ms, p99 ${fmt(res.p99)} ms`);
+    }
+  }
+
+  const context = {};
+  if (CONTEXT > 0) {
+    const ssh = await sshForward(dir, jp.port);
+    cleanup.push(() => ssh.stop());
+    context[`ssh -L (${ssh.version.split(',')[0]}) to the NODELAY server`] = await run(
+      `ws://127.0.0.1:${ssh.port}${base}${channels}`,
+      auth,
+      CONTEXT,
+      10
+    );
+    const stockDir = mkdtempSync(path.join(dir, 'stock-'));
+    const stock = await jupyter(stockDir, base, { nodelay: false });
+    cleanup.push(() => stock.stop());
+    const stockAuth = { Authorization: `token ${stock.token}` };
+    const k2 = await post(`http://127.0.0.1:${stock.port}${base}api/kernels`, stockAuth, {
+      name: 'python3'
+    });
+    context['straight to a stock server (Nagle on)'] = await run(
+      `ws://127.0.0.1:${stock.port}${base}api/kernels/${k2.id}/channels`,
+      stockAuth,
+      CONTEXT,
+      10
+    );
+  }
+
+  const med = (name, key) => median(results[name].map(x => x[key]));
+  console.log(
+    `\nKernel round trip (execute "pass"), ${N} per run after ${WARMUP} warm-ups, ${ROUNDS} alternating rounds, medians; ${cpus().length} × ${cpus()[0].model}`
+  );
+  console.log('| path | p50 ms | p99 ms |');
+  console.log('| --- | --- | --- |');
+  for (const name of ['straight', 'tunnel']) {
+    console.log(
+      `| ${name === 'straight' ? 'straight to the NODELAY server' : 'proxy + tunnel + agent to it'} | ${fmt(med(name, 'p50'))} | ${fmt(med(name, 'p99'))} |`
+    );
+  }
+  for (const [name, r] of Object.entries(context))
+    console.log(`| ${name}, ${CONTEXT} runs | ${fmt(r.p50)} | ${fmt(r.p99)} |`);
+  console.log(
+    `\np50 ratio tunnel/straight = ${fmt(med('tunnel', 'p50') / med('straight', 'p50'))}  (target ≤ 1.25)`
+  );
+  console.log(
+    `p99 ratio tunnel/straight = ${fmt(med('tunnel', 'p99') / med('straight', 'p99'))}  (target ≤ 1.5)`
+  );
+} finally {
+  for (const f of cleanup.reverse()) await f();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,109 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fork } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { URL, fileURLToPath } from 'node:url';
+
+const here = p => fileURLToPath(new URL(p, import.meta.url));
+
+function nextMessage(child, type) {
+  return new Promise((resolve, reject) => {
+    const onMessage = msg => {
+      if (msg.type !== type) return;
+      child.off('message', onMessage);
+      resolve(msg);
+    };
+    child.on('message', onMessage);
+    child.once('exit', code => reject(new Error(`child exited (${code}) before "${type}"`)));
+  });
+}
+
+// BENCH_PROFILE=dir writes CPU profiles of the hub and agent processes there.
+const profile = process.env.BENCH_PROFILE
+  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+  : [];
+
+// Children die with the bench, however it ends.
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+export async function startHub(execArgv = []) {
+  const child = fork(here('./hub-process.mjs'), {
+    execArgv: [...profile, ...execArgv],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  });
+  children.add(child);
+  const ready = await nextMessage(child, 'ready');
+  const upSeen = new Set();
+  child.on('message', msg => {
+    if (msg.type === 'up') upSeen.add(msg.id);
+  });
+  return {
+    child,
+    port: ready.port,
+    tunnelUrl: ready.tunnelUrl,
+    url: (id, rest = '') => `http://127.0.0.1:${ready.port}/interlink/sessions/${id}/${rest}`,
+    async addSecrets(secrets) {
+      child.send({ type: 'secret', secrets });
+      await nextMessage(child, 'ok');
+    },
+    async waitUp(ids, timeoutMs = 120_000) {
+      const deadline = Date.now() + timeoutMs;
+      let last = 0;
+      while (ids.some(id => !upSeen.has(id))) {
+        if (Date.now() - last > 5000 && ids.length > 100) {
+          last = Date.now();
+          console.error(`${upSeen.size}/${ids.length} tunnels up`);
+        }
+        if (Date.now() > deadline)
+          throw new Error(`tunnels not up: ${ids.filter(id => !upSeen.has(id)).length}`);
+        await sleep(50);
+      }
+    },
+    async memory(ids) {
+      child.send({ type: 'memory', ids });
+      return nextMessage(child, 'memory');
+    },
+    async stop() {
+      child.send({ type: 'exit' });
+      await new Promise(r => child.once('exit', r));
+    }
+  };
+}
+
+/** Agents (in one process) for the given session ids, forwarding to target. */
+export function startAgents(tunnelUrl, sessions, target) {
+  const child = fork(here('./agent-process.mjs'), {
+    execArgv: profile,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc']
+  });
+  children.add(child);
+  child.send({ type: 'start', tunnelUrl, target, sessions });
+  return {
+    child,
+    async stop() {
+      child.send({ type: 'exit' });
+      await new Promise(r => child.once('exit', r));
+    }
+  };
+}
+
+export function session(id, basePath = `/interlink/sessions/${id}/`) {
+  return { sessionId: id, secret: randomBytes(32).toString('hex'), basePath };
+}
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN;
+  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[idx];
+}
+
+export function median(values) {
+  const s = [...values].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+export const fmt = (n, digits = 2) => Number(n).toFixed(digits);
