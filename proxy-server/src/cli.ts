@@ -36,8 +36,8 @@ const HELP = `Usage: interlink-proxy [options]
   --upstream URL    front an already running Jupyter server instead of starting one
   --tunnel-url URL  how agents in remote jobs reach this server (wss://…/tunnel)
   --notebook-dir D  JupyterLab's root folder (default: the current folder)
-  --state-dir D     where drivers keep per-session files (also INTERLINK_STATE_DIR; default: a
-                    folder per site under the system's temporary folder)
+  --state-dir D     where drivers keep per-session files, and what a restart re-adopts sessions
+                    from (also INTERLINK_STATE_DIR; default: a new temporary folder per run)
   -h, --help        this text
 `;
 

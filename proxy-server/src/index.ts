@@ -4,6 +4,9 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   createDriver,
@@ -37,7 +40,10 @@ export interface StartOptions {
   /** Drivers by site id, for tests that bring their own. */
   drivers?: Map<string, Driver>;
   agentEnv?: Record<string, string>;
-  /** Where drivers keep per-session files (logs, scripts); default: a temporary folder. */
+  /**
+   * Where drivers keep per-session files (logs, scripts, what re-adoption reads after a restart).
+   * Default: a new temporary folder, so two servers on one machine never touch each other's sessions.
+   */
   stateDir?: string;
   allowedOrigins?: string[];
 }
@@ -60,12 +66,11 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   const logger = options.logger ?? createLogger();
   const basePath = (options.basePath ?? '/interlink').replace(/\/+$/, '');
   validateSites(options.sites);
+  const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'interlink-proxy-')));
   const metrics = createMetrics();
   const drivers =
     options.drivers ??
-    new Map(
-      options.sites.map(site => [site.id, createDriver(site, { stateDir: options.stateDir })])
-    );
+    new Map(options.sites.map(site => [site.id, createDriver(site, { stateDir })]));
 
   const host = options.host ?? '127.0.0.1';
   const urlHost = host.includes(':') ? `[${host}]` : host;
