@@ -131,7 +131,8 @@ for (const h of harnesses) {
     });
     after(async () => {
       await env.teardown();
-      await rm(dir, { recursive: true, force: true });
+      // a cancelled job may still be writing its last lines
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     });
 
     test('launch → queued → running → logs → stop', async () => {

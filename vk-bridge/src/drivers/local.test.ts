@@ -303,26 +303,48 @@ test(
   }
 );
 
-test('local: start() stops what a crashed run left behind and removes its files', async () => {
-  const stateDir = join(dir, 'crash');
-  const first = new LocalDriver(site, { stateDir, killGraceMs: 500 });
+test('local: a restarted server re-adopts running sessions, their deadline, and how ended ones ended', async () => {
+  const stateDir = join(dir, 'restart');
+  const first = new LocalDriver(site, { stateDir, killGraceMs: 500, keepOnClose: true });
   await first.start();
-  const { bundle, spec } = launch(site, [
-    PYTHON,
-    '-c',
-    'import time; print("up", flush=True); time.sleep(60)'
-  ]);
-  await first.create(bundle);
-  await readUntil(await first.logs(spec.sessionId, { follow: true }), 'up');
-  const pids = first.processes(spec.sessionId);
-  assert.ok(pids.length > 0);
-  // a new driver over the same state, as after a crash of the server
-  const second = new LocalDriver(site, { stateDir, killGraceMs: 500 });
-  assert.deepEqual(await second.start(), []);
-  assert.deepEqual(pids.filter(isAlive), []);
-  assert.ok(!existsSync(join(stateDir, spec.sessionId)));
-  await second.close();
+  const long = launch(site, [PYTHON, '-c', 'import time; print("up", flush=True); time.sleep(60)']);
+  const short = launch(site, [PYTHON, '-c', 'import time; time.sleep(60)'], { walltime: 3 });
+  const quick = launch(site, [PYTHON, '-c', 'import time; time.sleep(0.3); raise SystemExit(3)']);
+  for (const l of [long, short, quick]) await first.create(l.bundle);
+  await readUntil(await first.logs(long.spec.sessionId, { follow: true }), 'up');
+  const pids = first.processes(long.spec.sessionId);
   await first.close();
+  // the server is down: the sessions go on, one of them ends
+  await new Promise(r => setTimeout(r, 800));
+  assert.ok(pids.some(isAlive));
+
+  const second = new LocalDriver(site, { stateDir, killGraceMs: 500 });
+  try {
+    const adopted = await second.start();
+    const byId = new Map(adopted.map(a => [a.sessionId, a.status]));
+    assert.equal(adopted.length, 3);
+    assert.equal(byId.get(long.spec.sessionId)?.phase, 'running');
+    assert.equal(byId.get(short.spec.sessionId)?.phase, 'running');
+    assert.deepEqual(
+      [byId.get(quick.spec.sessionId)?.phase, byId.get(quick.spec.sessionId)?.reason],
+      ['failed', 'exit code 3']
+    );
+    const expired = await waitForStatus(
+      second,
+      short.spec.sessionId,
+      s => s.phase === 'failed',
+      10000
+    );
+    assert.deepEqual([expired.reason, expired.expired], ['DeadlineExceeded', true]);
+    assert.match(await readAll(await second.logs(long.spec.sessionId)), /^up\n/);
+    const gone = waitForStatus(second, long.spec.sessionId, s => s.phase === 'gone');
+    await second.delete(long.spec.sessionId);
+    await gone;
+    assert.deepEqual(pids.filter(isAlive), []);
+  } finally {
+    await second.close();
+  }
+  assert.ok(!existsSync(stateDir));
   await writeFile(join(dir, 'ok'), '');
   assert.ok(statSync(join(dir, 'ok')).isFile());
 });

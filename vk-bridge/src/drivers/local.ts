@@ -6,10 +6,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { closeSync, existsSync, openSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  openSync,
+  statSync
+} from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { V1Container } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
@@ -23,7 +31,7 @@ import {
   rewrite,
   type Mount
 } from '../podfiles.js';
-import { findProcesses, terminateAll } from '../procs.js';
+import { findProcesses, isAlive, readStat, terminateAll } from '../procs.js';
 import type {
   BackendStatus,
   Driver,
@@ -45,6 +53,27 @@ export interface LocalDriverOptions {
   workingDir?: string;
   /** Overrides the site's `local.isolation`. */
   isolation?: 'none' | 'bubblewrap';
+  /**
+   * close() leaves sessions running (for a restart of the server that re-adopts them); by
+   * default close() stops them all.
+   */
+  keepOnClose?: boolean;
+}
+
+interface ContainerRecord {
+  name: string;
+  pid: number;
+  starttime: string;
+  statusFile: string;
+  init: boolean;
+}
+
+interface SavedState {
+  tag: string;
+  roots: number[];
+  containers: ContainerRecord[];
+  phase: 'init' | 'running';
+  startedAt?: string;
 }
 
 const DEFAULT_INHERIT = [
@@ -77,6 +106,10 @@ interface LocalSession {
   expired: boolean;
   deleted: boolean;
   run?: Promise<void>;
+  containers: ContainerRecord[];
+  children: ChildProcess[];
+  phase: 'init' | 'running';
+  startedAt?: string;
 }
 
 function findBwrap(): string | null {
@@ -114,26 +147,63 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
   }
 
   /**
-   * Processes outlive no server: whatever a previous run left (after a crash) is stopped and its
-   * files, secrets included, removed. Nothing is re-adopted.
+   * Re-adopts the sessions an earlier run left (after a crash, or a close() with keepOnClose):
+   * running ones are followed again, their deadline included; ended ones are reported with the
+   * exit code their wrapper recorded. A session caught during its init containers is stopped.
    */
   async start(): Promise<ObservedPod[]> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    const observed: ObservedPod[] = [];
     for (const name of await readdir(this.stateDir)) {
       if (this.sessions.has(name)) continue;
       const dir = join(this.stateDir, name);
+      let state: SavedState;
+      let pod: PodBundle['pod'];
       try {
-        const state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as {
-          tag: string;
-          roots: number[];
-        };
-        await terminateAll(state, this.graceMs);
+        state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as SavedState;
+        pod = JSON.parse(await readFile(join(dir, 'pod.json'), 'utf8')) as PodBundle['pod'];
       } catch {
-        // no state: nothing was started from it
+        await rm(dir, { recursive: true, force: true });
+        continue;
       }
-      await rm(dir, { recursive: true, force: true });
+      const s: LocalSession = {
+        id: name,
+        bundle: { pod, secrets: [], configMaps: [] },
+        dir,
+        logPath: join(dir, 'log'),
+        tag: state.tag,
+        roots: state.roots ?? [],
+        status: { phase: 'running', backendId: pod.metadata?.name, startedAt: state.startedAt },
+        volumes: new Map(),
+        expired: false,
+        deleted: false,
+        containers: state.containers ?? [],
+        children: [],
+        phase: state.phase,
+        startedAt: state.startedAt
+      };
+      this.sessions.set(name, s);
+      const mains = s.containers.filter(c => !c.init);
+      if (state.phase === 'running' && mains.length > 0) {
+        s.status.backendId = String(mains[0].pid);
+        const alive = mains.some(c => readStat(c.pid)?.starttime === c.starttime && isAlive(c.pid));
+        s.run = this.follow(
+          s,
+          mains.map(c => ({ pid: c.pid, exit: this.watchExit(s, c) }))
+        );
+        // ended while nobody watched: report how, not a running session
+        if (!alive) await s.run;
+      } else {
+        await terminateAll(s, this.graceMs);
+        s.status = {
+          phase: 'failed',
+          backendId: s.status.backendId,
+          reason: 'interrupted by a restart of the server before it started'
+        };
+      }
+      observed.push({ sessionId: name, pod, status: { ...s.status } });
     }
-    return [];
+    return observed;
   }
 
   async create(bundle: PodBundle): Promise<{ backendId: string }> {
@@ -162,9 +232,13 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
       status: { phase: 'pending', backendId: bundle.pod.metadata?.name },
       volumes: new Map(),
       expired: false,
-      deleted: false
+      deleted: false,
+      containers: [],
+      children: [],
+      phase: 'init'
     };
     await writeFile(s.logPath, '', { mode: 0o600 });
+    await writeFile(join(dir, 'pod.json'), JSON.stringify(bundle.pod), { mode: 0o600 });
     try {
       s.volumes = await materialiseVolumes(bundle, join(dir, 'volumes'));
     } catch (err) {
@@ -201,7 +275,8 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
       tail: options.tail,
       follow: options.follow,
       signal: options.signal,
-      isDone: () => FINAL.has(s.status.phase)
+      // a closed driver follows nothing: its readers end too
+      isDone: () => FINAL.has(s.status.phase) || this.closed
     });
   }
 
@@ -219,6 +294,15 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.options.keepOnClose) {
+      // stop following, leave them running: the next start() re-adopts them
+      for (const s of this.sessions.values()) {
+        if (s.deadline) clearTimeout(s.deadline);
+        for (const c of s.children) c.unref();
+      }
+      this.sessions.clear();
+      return;
+    }
     await Promise.all([...this.sessions.keys()].map(id => this.delete(id)));
     await rm(this.stateDir, { recursive: true, force: true });
     this.sessions.clear();
@@ -231,9 +315,14 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
   }
 
   private async saveState(s: LocalSession): Promise<void> {
-    await writeFile(join(s.dir, 'state.json'), JSON.stringify({ tag: s.tag, roots: s.roots }), {
-      mode: 0o600
-    });
+    const state: SavedState = {
+      tag: s.tag,
+      roots: s.roots,
+      containers: s.containers,
+      phase: s.phase,
+      startedAt: s.startedAt
+    };
+    await writeFile(join(s.dir, 'state.json'), JSON.stringify(state), { mode: 0o600 });
   }
 
   private setStatus(s: LocalSession, status: BackendStatus): void {
@@ -277,61 +366,79 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     return join(s.dir, 'work');
   }
 
-  /** Starts one container; resolves with its exit code (127 when it could not start). */
+  /** argv[0] as exec would find it, or null. */
+  private resolveCommand(file: string, env: Record<string, string>, cwd: string): string | null {
+    const candidates = file.includes('/')
+      ? [resolvePath(cwd, file)]
+      : (env.PATH ?? '/usr/bin:/bin').split(':').map(d => join(d || '.', file));
+    for (const c of candidates) {
+      try {
+        accessSync(c, fsConstants.X_OK);
+        if (statSync(c).isFile()) return c;
+      } catch {
+        // next
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Starts one container under a tiny shell that records its exit code in a file, so that a
+   * server restarted in the meantime still learns how it ended. Resolves with the exit code
+   * (127 when it cannot start).
+   */
   private async startContainer(
     s: LocalSession,
-    c: V1Container
-  ): Promise<{ pid?: number; exit: Promise<number> }> {
+    c: V1Container,
+    init: boolean
+  ): Promise<{ pid?: number; exit: Promise<number | undefined> }> {
     const mounts = mountsOf(s.volumes, c);
     const env = this.envOf(s, c, mounts);
     const argv = containerArgv(c, env, mounts);
     const cwd = this.cwdOf(s, c, mounts);
     await mkdir(cwd, { recursive: true });
-    const logFd = openSync(s.logPath, 'a');
     const note = async (text: string) => writeFile(s.logPath, text + '\n', { flag: 'a' });
     if (argv.length === 0) {
-      closeSync(logFd);
       await note(`container ${c.name}: no command (the local executor runs commands, not images)`);
       return { exit: Promise.resolve(127) };
     }
-    let file = argv[0];
-    let args = argv.slice(1);
+    if (!this.resolveCommand(argv[0], env, cwd)) {
+      await note(`container ${c.name}: cannot start ${argv[0]}: no such executable`);
+      return { exit: Promise.resolve(127) };
+    }
+    let command = argv;
     if (this.isolation === 'bubblewrap' && this.bwrap) {
       // read-only host, private /tmp, /proc and pid namespace; the session's files stay writable
-      args = [
-        '--ro-bind',
-        '/',
-        '/',
-        '--dev',
-        '/dev',
-        '--proc',
-        '/proc',
-        '--tmpfs',
-        '/tmp',
-        '--bind',
-        s.dir,
-        s.dir,
+      command = [
+        this.bwrap,
+        ...['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'],
+        ...['--bind', s.dir, s.dir],
         ...(cwd.startsWith(s.dir) ? [] : ['--bind', cwd, cwd]),
-        '--unshare-pid',
-        '--unshare-ipc',
-        '--unshare-uts',
-        '--die-with-parent',
-        '--chdir',
-        cwd,
-        '--',
-        file,
-        ...args
+        ...['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--die-with-parent'],
+        ...['--chdir', cwd, '--'],
+        ...argv
       ];
-      file = this.bwrap;
     }
+    const statusFile = join(s.dir, `status-${init ? 'init-' : ''}${c.name}`);
+    const logFd = openSync(s.logPath, 'a');
     let child: ChildProcess;
     try {
       // detached: its own session and process group, so stopping it reaches all it started
-      child = spawn(file, args, { cwd, env, stdio: ['ignore', logFd, logFd], detached: true });
+      child = spawn(
+        '/bin/sh',
+        ['-c', '"$@"; c=$?; echo $c > "$0"; exit $c', statusFile, ...command],
+        {
+          cwd,
+          env,
+          stdio: ['ignore', logFd, logFd],
+          detached: true
+        }
+      );
     } finally {
       closeSync(logFd);
     }
-    const exit = new Promise<number>(resolve => {
+    s.children.push(child);
+    const exit = new Promise<number | undefined>(resolve => {
       child.once('error', err => {
         void note(`container ${c.name}: cannot start ${argv[0]}: ${err.message}`).then(() =>
           resolve(127)
@@ -341,31 +448,61 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     });
     if (child.pid !== undefined) {
       s.roots.push(child.pid);
+      const stat = readStat(child.pid);
+      s.containers.push({
+        name: c.name,
+        pid: child.pid,
+        starttime: stat?.starttime ?? '',
+        statusFile,
+        init
+      });
       await this.saveState(s);
     }
     return { pid: child.pid, exit };
   }
 
-  private async run(s: LocalSession): Promise<void> {
-    const spec = s.bundle.pod.spec!;
-    const startedAt = new Date().toISOString();
-    const ads = spec.activeDeadlineSeconds;
-    if (ads && ads > 0) {
-      s.deadline = setTimeout(() => {
+  /** For a re-adopted container (not our child): its end, and the code its wrapper recorded. */
+  private async watchExit(s: LocalSession, c: ContainerRecord): Promise<number | undefined> {
+    for (;;) {
+      const stat = readStat(c.pid);
+      const alive =
+        stat && stat.starttime === c.starttime && stat.state !== 'Z' && stat.state !== 'X';
+      if (!alive || s.deleted) break;
+      await sleep(250);
+    }
+    try {
+      const n = Number((await readFile(c.statusFile, 'utf8')).trim());
+      return Number.isInteger(n) ? n : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private armDeadline(s: LocalSession): void {
+    const ads = s.bundle.pod.spec?.activeDeadlineSeconds;
+    if (!ads || ads <= 0) return;
+    const started = s.startedAt ? Date.parse(s.startedAt) : Date.now();
+    s.deadline = setTimeout(
+      () => {
         s.expired = true;
         void terminateAll(s, this.graceMs);
-      }, ads * 1000);
-    }
+      },
+      Math.max(0, started + ads * 1000 - Date.now())
+    );
+  }
+
+  private expiredStatus(s: LocalSession): BackendStatus {
+    return { ...s.status, phase: 'failed', reason: 'DeadlineExceeded', expired: true };
+  }
+
+  private async run(s: LocalSession): Promise<void> {
+    const spec = s.bundle.pod.spec!;
+    s.startedAt = new Date().toISOString();
+    this.armDeadline(s);
     const ended = (): boolean => s.deleted || s.expired;
-    const expiredStatus = (): BackendStatus => ({
-      ...s.status,
-      phase: 'failed',
-      reason: 'DeadlineExceeded',
-      expired: true
-    });
     for (const init of spec.initContainers ?? []) {
       if (ended()) break;
-      const code = await (await this.startContainer(s, init)).exit;
+      const code = await (await this.startContainer(s, init, true)).exit;
       if (ended()) break;
       if (code !== 0) {
         await terminateAll(s, this.graceMs);
@@ -377,26 +514,46 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
       }
     }
     if (ended()) {
-      if (s.expired) await this.finish(s, expiredStatus());
+      if (s.expired) await this.finish(s, this.expiredStatus(s));
       return;
     }
+    s.phase = 'running';
     const started = [];
-    for (const c of spec.containers) started.push(await this.startContainer(s, c));
+    for (const c of spec.containers) started.push(await this.startContainer(s, c, false));
+    await this.saveState(s);
     const pid = started.find(x => x.pid !== undefined)?.pid;
     this.setStatus(s, {
       ...s.status,
       phase: 'running',
-      startedAt,
+      startedAt: s.startedAt,
       backendId: pid !== undefined ? String(pid) : s.status.backendId
     });
+    await this.follow(s, started, false);
+  }
+
+  /** From running containers to the final status. */
+  private async follow(
+    s: LocalSession,
+    started: { pid?: number; exit: Promise<number | undefined> }[],
+    adopted = true
+  ): Promise<void> {
+    if (adopted) this.armDeadline(s);
     const codes = await Promise.all(started.map(x => x.exit));
+    if (this.closed && this.options.keepOnClose) return;
     // the container is over: like a runtime, stop whatever it left running
     await terminateAll(s, this.graceMs);
-    if (s.expired) return this.finish(s, expiredStatus());
+    if (s.expired) return this.finish(s, this.expiredStatus(s));
+    const containers = s.bundle.pod.spec!.containers;
     const failedAt = codes.findIndex(c => c !== 0);
     if (failedAt < 0) return this.finish(s, { phase: 'succeeded', exitCode: 0 });
     const code = codes[failedAt];
-    const name = spec.containers.length > 1 ? `container ${spec.containers[failedAt].name}: ` : '';
+    const name = containers.length > 1 ? `container ${containers[failedAt]?.name}: ` : '';
+    if (code === undefined) {
+      return this.finish(s, {
+        phase: 'failed',
+        reason: `${name}ended while the server was down (exit code unknown)`
+      });
+    }
     await this.finish(s, { phase: 'failed', reason: `${name}exit code ${code}`, exitCode: code });
   }
 }

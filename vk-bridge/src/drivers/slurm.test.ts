@@ -98,7 +98,8 @@ before(async () => {
 after(async () => {
   for (const id of driver.sessionIds()) await driver.delete(id).catch(() => undefined);
   await driver.close();
-  await rm(dir, { recursive: true, force: true });
+  // a cancelled job may still be writing its last lines
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
 });
 
 test('slurm: squeue states map as interLink maps them', () => {

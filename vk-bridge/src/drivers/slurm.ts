@@ -378,7 +378,8 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
       tail: options.tail,
       follow: options.follow,
       signal: options.signal,
-      isDone: () => FINAL.has(s.status.phase)
+      // a closed driver follows nothing: its readers end too
+      isDone: () => FINAL.has(s.status.phase) || this.closed
     });
   }
 
