@@ -19,7 +19,7 @@ function nextMessage(child, type) {
 
 // BENCH_PROFILE=dir writes CPU profiles of the hub and agent processes there.
 const profile = process.env.BENCH_PROFILE
-  ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
+  ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
   : [];
 
 // Children die with the bench, however it ends.
