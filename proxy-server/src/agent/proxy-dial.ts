@@ -71,8 +71,9 @@ export function bypassed(hostname: string, port: number, noProxy: string): boole
 export function connectThroughProxy(
   proxy: URL,
   target: URL,
-  timeoutMs = 15_000
+  options: { timeoutMs?: number; ca?: string | Buffer } = {}
 ): Promise<net.Socket> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
   const secure = target.protocol === 'wss:' || target.protocol === 'https:';
   const port = Number(target.port) || (secure ? 443 : 80);
   const hostname = target.hostname.replace(/^\[|\]$/g, '');
@@ -117,7 +118,8 @@ export function connectThroughProxy(
       const secured = tls.connect({
         socket,
         servername: net.isIP(hostname) ? undefined : hostname,
-        ALPNProtocols: ['http/1.1']
+        ALPNProtocols: ['http/1.1'],
+        ...(options.ca ? { ca: options.ca } : {})
       });
       secured.once('secureConnect', () => resolve(secured));
       secured.once('error', err =>

@@ -48,6 +48,8 @@ export interface TunnelAgentOptions {
   pingIntervalMs?: number;
   /** Consecutive handshake refusals (401/403) before giving up. */
   maxRefusals?: number;
+  /** Extra CA certificate(s) to trust for wss:// (the CLI relies on NODE_EXTRA_CA_CERTS). */
+  ca?: string | Buffer;
 }
 
 export type EndReason = 'session-ended' | 'replaced' | 'refused';
@@ -134,7 +136,7 @@ export class TunnelAgent extends EventEmitter<{
     try {
       target = new URL(url);
       const proxy = proxyFor(target, this.options.env);
-      if (proxy) socket = await connectThroughProxy(proxy, target);
+      if (proxy) socket = await connectThroughProxy(proxy, target, { ca: this.options.ca });
     } catch (err) {
       this.retry(`cannot reach the proxy server: ${(err as Error).message}`);
       return;
@@ -149,6 +151,7 @@ export class TunnelAgent extends EventEmitter<{
       maxPayload: DEFAULT_MAX_MESSAGE_BYTES,
       handshakeTimeout: 15_000,
       followRedirects: false,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
       ...(socket ? { createConnection: () => socket } : {}),
       // Masking guards middleboxes that can read the bytes; over TLS or loopback there are none,
       // and skipping it saves a pass over every byte of a download.

@@ -2,6 +2,8 @@
 // it ({base}/tunnel for agents, {base}/sessions/{id}/… for browsers), on 127.0.0.1 only.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
+import https from 'node:https';
+import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
@@ -28,7 +30,10 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): Promise<Harness> {
+export async function startHarness(
+  hubOptions: Partial<TunnelHubOptions> = {},
+  opts: { tls?: { key: string | Buffer; cert: string | Buffer } } = {}
+): Promise<Harness> {
   const base = '/interlink';
   const secrets = new Map<string, string>();
   const logs: string[] = [];
@@ -51,7 +56,7 @@ export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): 
   });
   const tunnelSockets = new Map<Socket, string>();
   const sessionPath = new RegExp(`^${base}/sessions/([^/?]+)(?:[/?]|$)`);
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const m = sessionPath.exec(req.url ?? '');
     if (m) hub.proxyRequest(m[1], req, res);
     else if (req.url === `${base}/metrics`) {
@@ -59,7 +64,8 @@ export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): 
     } else {
       res.writeHead(404).end();
     }
-  });
+  };
+  const server = opts.tls ? https.createServer(opts.tls, handler) : http.createServer(handler);
   server.on('upgrade', (req, socket: Socket, head) => {
     if (req.url === `${base}/tunnel`) {
       tunnelSockets.set(socket, String(req.headers['x-interlink-session']));
@@ -76,7 +82,7 @@ export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): 
   return {
     base,
     port,
-    tunnelUrl: `ws://127.0.0.1:${port}${base}/tunnel`,
+    tunnelUrl: `${opts.tls ? 'wss' : 'ws'}://127.0.0.1:${port}${base}/tunnel`,
     hub,
     registry,
     logs,
@@ -92,7 +98,8 @@ export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): 
       }
       return n;
     },
-    sessionUrl: (id, rest = '') => `http://127.0.0.1:${port}${base}/sessions/${id}/${rest}`,
+    sessionUrl: (id, rest = '') =>
+      `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${base}/sessions/${id}/${rest}`,
     waitUp(sessionId, timeoutMs = 20_000) {
       if (hub.isUp(sessionId)) return Promise.resolve();
       return new Promise((resolve, reject) => {
@@ -120,11 +127,12 @@ export async function startHarness(hubOptions: Partial<TunnelHubOptions> = {}): 
 /** Collect a response body. */
 export function request(
   url: string,
-  options: http.RequestOptions = {},
+  options: https.RequestOptions = {},
   body?: Buffer | string
 ): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent: false, ...options }, res => {
+    const send = url.startsWith('https:') ? https.request : http.request;
+    const req = send(url, { agent: false, ...options }, res => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () =>
@@ -139,4 +147,38 @@ export function request(
 
 export function sha256Hex(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** A minimal HTTP CONNECT proxy on 127.0.0.1, recording what it was asked for. */
+export async function startConnectProxy(): Promise<{
+  url: string;
+  seen: { target?: string; auth?: string }[];
+  close(): Promise<void>;
+}> {
+  const seen: { target?: string; auth?: string }[] = [];
+  const tunnels = new Set<net.Socket>();
+  const proxy = http.createServer((_req, res) => res.writeHead(405).end());
+  proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    seen.push({ target: req.url, auth: req.headers['proxy-authorization'] });
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = net.connect(Number(port), host === 'localhost' ? '127.0.0.1' : host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+    tunnels.add(client).add(upstream);
+  });
+  await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    seen,
+    async close() {
+      for (const socket of tunnels) socket.destroy();
+      proxy.closeAllConnections();
+      await new Promise<void>(resolve => proxy.close(() => resolve()));
+    }
+  };
 }
