@@ -419,6 +419,10 @@ function maskingNeeded(target: URL): boolean {
 }
 
 function describeClose(code: number, reason: string, failure: string): string {
+  const status = Number(/Unexpected server response: (\d+)/.exec(failure)?.[1]);
+  if (status === 401 || status === 403)
+    return `the proxy refused this session's secret (HTTP ${status})`;
+  if (status) return `the proxy server answered HTTP ${status}`;
   if (failure) return failure;
   if (reason) return `${reason}, code ${code}`;
   return code === 1006 ? 'connection dropped' : `code ${code}`;
