@@ -16,6 +16,8 @@ const BLOB = randomBytes(24 * 1024 * 1024 + 123);
 
 interface Remote {
   port: number;
+  /** Responses the remote side saw cut off before they finished. */
+  aborted: number;
   seen: http.IncomingHttpHeaders[];
   upgrades: http.IncomingHttpHeaders[];
   close(): Promise<void>;
@@ -26,6 +28,17 @@ async function startRemote(): Promise<Remote> {
   const seen: http.IncomingHttpHeaders[] = [];
   const upgrades: http.IncomingHttpHeaders[] = [];
   const strip = (url: string): string => url.replace(/^\/interlink\/sessions\/[^/]+\//, '/');
+  const remote: Remote = {
+    port: 0,
+    aborted: 0,
+    seen,
+    upgrades,
+    async close() {
+      for (const client of wss.clients) client.terminate();
+      server.closeAllConnections();
+      await new Promise<void>(resolve => server.close(() => resolve()));
+    }
+  };
   const server = http.createServer((req, res) => {
     seen.push(req.headers);
     const url = strip(req.url ?? '');
@@ -47,6 +60,9 @@ async function startRemote(): Promise<Remote> {
       const chunk = Buffer.alloc(64 * 1024, 7);
       let sent = 0;
       res.writeHead(200, { 'Content-Length': total });
+      res.on('close', () => {
+        if (!res.writableFinished) remote.aborted++;
+      });
       const pump = (): void => {
         while (sent < total) {
           sent += chunk.length;
@@ -81,16 +97,8 @@ async function startRemote(): Promise<Remote> {
     });
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    upgrades,
-    async close() {
-      for (const client of wss.clients) client.terminate();
-      server.closeAllConnections();
-      await new Promise<void>(resolve => server.close(() => resolve()));
-    }
-  };
+  remote.port = (server.address() as AddressInfo).port;
+  return remote;
 }
 
 function agentFor(h: Harness, remote: Remote, sessionId: string, secret?: string): TunnelAgent {
@@ -273,6 +281,32 @@ describe('tunnel hub with an agent', { timeout: 60_000 }, () => {
       crossed < 24 * 1024 * 1024,
       `${crossed} bytes crossed the tunnel for a stalled reader`
     );
+  });
+
+  it('cancels the remote request when the browser goes away mid-download', async () => {
+    const openStreams = async (): Promise<number> => {
+      const metric = await h.registry.getSingleMetric('interlink_tunnel_streams_open')!.get();
+      return metric.values.reduce((n, v) => n + v.value, 0);
+    };
+    const abortedBefore = remote.aborted;
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(h.sessionUrl('sess-a', 'stream'), { agent: false }, res => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', err => (req.destroyed ? undefined : reject(err)));
+    });
+    for (let i = 0; i < 100 && (await openStreams()) > 0; i++) {
+      await new Promise(r => setTimeout(r, 20));
+    }
+    assert.equal(await openStreams(), 0, 'no tunnel stream left open');
+    for (let i = 0; i < 100 && remote.aborted === abortedBefore; i++) {
+      await new Promise(r => setTimeout(r, 20));
+    }
+    assert.ok(remote.aborted > abortedBefore, 'the remote server saw the request cancelled');
+    assert.equal((await request(h.sessionUrl('sess-a', 'echo'))).status, 200);
   });
 
   it('answers 502 with JSON when the session has no tunnel', async () => {

@@ -400,6 +400,7 @@ export class TunnelHub extends EventEmitter<{
     // However the stream ends: no answer yet means 502; a body cut short cuts the browser's
     // connection too, so a truncated download cannot pass as complete.
     const settle = (): void => {
+      if (res.destroyed) return;
       if (!res.headersSent) {
         sendJson(res, 502, {
           error: 'bad_gateway',
