@@ -133,27 +133,39 @@ async function main(): Promise<number> {
   });
 
   log(`starting Jupyter server (session ${config.sessionId})`);
-  const server = await startJupyter({
-    command: config.command,
-    baseUrl: config.baseUrl,
-    notebookDir: config.notebookDir,
-    env: serverEnv(process.env),
-    onOutput: line => process.stdout.write(`jupyter: ${line}\n`)
-  });
-  running.jupyter = server;
-  if (finishing) {
-    // A signal arrived while the server was being spawned.
-    await server.stop();
-    return finishing;
+  let server: JupyterServer;
+  // The free port is chosen before the server binds it: another process may take it meanwhile,
+  // and the server then exits at once. A fresh port is worth a second and a third try.
+  for (let attempt = 1; ; attempt++) {
+    server = await startJupyter({
+      command: config.command,
+      baseUrl: config.baseUrl,
+      notebookDir: config.notebookDir,
+      env: serverEnv(process.env),
+      onOutput: line => process.stdout.write(`jupyter: ${line}\n`)
+    });
+    running.jupyter = server;
+    if (finishing) {
+      // A signal arrived while the server was being spawned.
+      await server.stop();
+      return finishing;
+    }
+    try {
+      await Promise.race([server.waitReady(config.readyTimeoutMs), stopped]);
+      break;
+    } catch (err) {
+      const exitedEarly = server.child.exitCode !== null || server.child.signalCode !== null;
+      if (exitedEarly && attempt < 3 && !finishing) {
+        log(`the Jupyter server exited before it was ready; trying again on another port`);
+        continue;
+      }
+      return finish(1, `the Jupyter server did not start: ${(err as Error).message}`);
+    }
   }
-  const died = server.exited.then(code =>
+  const jupyter = server;
+  const died = jupyter.exited.then(code =>
     finish(code === 0 ? 1 : code, `the Jupyter server exited (code ${code}); stopping`)
   );
-  try {
-    await Promise.race([server.waitReady(config.readyTimeoutMs), stopped]);
-  } catch (err) {
-    return finish(1, `the Jupyter server did not start: ${(err as Error).message}`);
-  }
   if (finishing) return finishing;
   log(`Jupyter server ready on ${server.host}:${server.port}`);
 
