@@ -8,7 +8,7 @@ import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KernelClient } from '../proxy-server/dist/agent/kernel-client.js';
+import { KernelClient } from '../proxy-server/dist/testing/kernel-client.js';
 import {
   fmt,
   median,

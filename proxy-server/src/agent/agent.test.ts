@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHarness, request, sha256Hex, type Harness } from '../tunnel/harness.js';
-import { KernelClient } from './kernel-client.js';
+import { KernelClient } from '../testing/kernel-client.js';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
 const PYTHON = '/usr/bin/python3';

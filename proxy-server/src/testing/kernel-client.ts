@@ -1,9 +1,10 @@
 /**
- * A minimal Jupyter client for tests and benchmarks: creates a kernel over REST and executes code
- * over the kernel's WebSocket (the JSON wire form of the Jupyter messaging protocol).
+ * A small Jupyter client for tests and benchmarks: creates a kernel over REST and executes code
+ * over the kernel's channels WebSocket (the JSON protocol every jupyter_server speaks when no
+ * subprotocol is requested).
  */
 import { randomUUID } from 'node:crypto';
-import WebSocket from 'ws';
+import { WebSocket } from 'ws';
 
 export interface ServerAccess {
   /** http://host:port/base/ of a Jupyter server, ending in / */
@@ -23,78 +24,120 @@ export async function startKernel(server: ServerAccess, name = 'python3'): Promi
   return ((await res.json()) as { id: string }).id;
 }
 
+/** A kernel's channels on a server reached by base URL; `execute` resolves with stdout, rejects on error. */
 export class KernelChannel {
-  private readonly session = randomUUID();
-  private constructor(private readonly ws: WebSocket) {
-    ws.setMaxListeners(100);
-  }
+  private constructor(private readonly client: KernelClient) {}
 
-  static open(server: ServerAccess, kernelId: string): Promise<KernelChannel> {
+  static async open(server: ServerAccess, kernelId: string): Promise<KernelChannel> {
     const url = new URL(`api/kernels/${kernelId}/channels`, server.baseUrl);
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(url, { headers: server.headers, perMessageDeflate: false });
-    return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new KernelChannel(ws)));
-      ws.once('unexpected-response', (_req, res) =>
-        reject(new Error(`upgrade answered ${res.statusCode}`))
-      );
-      ws.once('error', reject);
+    return new KernelChannel(await KernelClient.connect(url.toString(), server.headers));
+  }
+
+  async execute(code: string, timeoutMs = 30_000): Promise<string> {
+    const result = await this.client.execute(code, timeoutMs);
+    if (result.status !== 'ok')
+      throw new Error(`${JSON.stringify(code)} ended with status ${result.status}`);
+    return result.stdout;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+interface Message {
+  header: { msg_id: string; msg_type: string };
+  parent_header: { msg_id?: string };
+  content: Record<string, unknown>;
+  channel: string;
+}
+
+export interface ExecuteResult {
+  stdout: string;
+  status: string;
+}
+
+export class KernelClient {
+  private readonly session = randomUUID();
+  private readonly waiting = new Map<
+    string,
+    { stdout: string; status?: string; idle: boolean; resolve: (r: ExecuteResult) => void }
+  >();
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data: Buffer, isBinary) => {
+      if (isBinary) return;
+      let msg: Message;
+      try {
+        msg = JSON.parse(data.toString()) as Message;
+      } catch {
+        return;
+      }
+      const pending = this.waiting.get(msg.parent_header?.msg_id ?? '');
+      if (!pending) return;
+      const type = msg.header.msg_type;
+      if (type === 'stream' && msg.content.name === 'stdout')
+        pending.stdout += String(msg.content.text);
+      if (type === 'execute_reply') pending.status = String(msg.content.status);
+      if (type === 'status' && msg.content.execution_state === 'idle') pending.idle = true;
+      if (pending.status !== undefined && pending.idle) {
+        this.waiting.delete(msg.parent_header.msg_id!);
+        pending.resolve({ stdout: pending.stdout, status: pending.status });
+      }
     });
   }
 
-  /** Runs `code`; resolves with its stdout once the kernel reports idle for this request. */
-  execute(code: string, timeoutMs = 30_000): Promise<string> {
-    const msgId = randomUUID();
-    const message = {
-      header: {
-        msg_id: msgId,
-        msg_type: 'execute_request',
-        username: 'test',
-        session: this.session,
-        date: new Date().toISOString(),
-        version: '5.3'
-      },
-      parent_header: {},
-      metadata: {},
-      content: {
-        code,
-        silent: false,
-        store_history: false,
-        user_expressions: {},
-        allow_stdin: false,
-        stop_on_error: true
-      },
-      channel: 'shell',
-      buffers: []
-    };
+  static connect(url: string, headers: Record<string, string> = {}): Promise<KernelClient> {
     return new Promise((resolve, reject) => {
-      let out = '';
-      let error = '';
-      const timer = setTimeout(
-        () => finish(new Error(`no answer to ${JSON.stringify(code)} within ${timeoutMs} ms`)),
-        timeoutMs
+      const ws = new WebSocket(url, { headers, perMessageDeflate: false });
+      ws.once('open', () => resolve(new KernelClient(ws)));
+      ws.once('error', reject);
+      ws.once('unexpected-response', (_req, res) =>
+        reject(new Error(`kernel WebSocket refused: HTTP ${res.statusCode}`))
       );
-      const onMessage = (data: WebSocket.RawData) => {
-        const msg = JSON.parse(data.toString());
-        if (msg.parent_header?.msg_id !== msgId) return;
-        const type = msg.header?.msg_type ?? msg.msg_type;
-        if (type === 'stream') out += msg.content.text;
-        if (type === 'error') error = `${msg.content.ename}: ${msg.content.evalue}`;
-        if (type === 'status' && msg.content.execution_state === 'idle') {
-          finish(error ? new Error(error) : null);
+    });
+  }
+
+  execute(code: string, timeoutMs = 30_000): Promise<ExecuteResult> {
+    const msgId = randomUUID();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(msgId);
+        reject(new Error('no execute_reply in time'));
+      }, timeoutMs);
+      this.waiting.set(msgId, {
+        stdout: '',
+        idle: false,
+        resolve: r => {
+          clearTimeout(timer);
+          resolve(r);
         }
-      };
-      const onClose = () => finish(new Error('kernel WebSocket closed'));
-      const finish = (err: Error | null) => {
-        clearTimeout(timer);
-        this.ws.off('message', onMessage);
-        this.ws.off('close', onClose);
-        if (err) reject(err);
-        else resolve(out);
-      };
-      this.ws.on('message', onMessage);
-      this.ws.on('close', onClose);
-      this.ws.send(JSON.stringify(message));
+      });
+      this.ws.send(
+        JSON.stringify({
+          header: {
+            msg_id: msgId,
+            msg_type: 'execute_request',
+            username: 'interlink',
+            session: this.session,
+            version: '5.3',
+            date: new Date().toISOString()
+          },
+          parent_header: {},
+          metadata: {},
+          content: {
+            code,
+            silent: false,
+            store_history: false,
+            user_expressions: {},
+            allow_stdin: false,
+            stop_on_error: true
+          },
+          channel: 'shell',
+          buffers: []
+        })
+      );
     });
   }
 
