@@ -2,9 +2,21 @@
  * "Run on <site>" everywhere a user looks, several kernels at once, logs, walltime warnings and a
  * page reload, against the proxy server's embedded `local` site.
  */
-import type { Locator, Page, TestInfo } from '@playwright/test';
 import { expect, test } from '../fixtures';
 import { frontDoor, token } from '../frontdoor';
+import {
+  activate,
+  cardId,
+  command,
+  cleanUp,
+  newNotebook,
+  openSites,
+  run,
+  runOn,
+  sessionCards,
+  setTheme,
+  shot
+} from '../helpers';
 
 test.skip(
   frontDoor !== 'proxy',
@@ -14,117 +26,8 @@ test.skip(
 test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
 const auth = { Authorization: `token ${token}` };
-type App = {
-  commands: { execute(id: string, args?: object): Promise<unknown> };
-  shell: {
-    widgets(area: string): Iterable<{ context?: { model: { dirty: boolean } }; close(): void }>;
-  };
-};
 
-async function shot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
-  await testInfo.attach(name, { body: await page.screenshot(), contentType: 'image/png' });
-  await page.screenshot({ path: testInfo.outputPath(`${name}.png`) });
-}
-
-async function command(page: Page, id: string, args: object = {}): Promise<void> {
-  await page.evaluate(
-    async ([id, args]) => {
-      // The result (often a widget) stays in the page.
-      await (window as unknown as { jupyterapp: App }).jupyterapp.commands.execute(id, args);
-    },
-    [id, args] as const
-  );
-}
-
-async function openSites(page: Page): Promise<Locator> {
-  const panel = page.getByTestId('interlink-sites-panel');
-  if (!(await panel.isVisible())) {
-    await page.locator('.jp-SideBar.jp-mod-left [title="Remote sites"]').click();
-  }
-  await expect(panel).toBeVisible();
-  return panel;
-}
-
-async function newNotebook(page: Page): Promise<Locator> {
-  await command(page, 'launcher:create');
-  await page
-    .locator('.jp-Launcher:visible .jp-LauncherCard[data-category="Notebook"]', {
-      hasText: /^Python 3 \(ipykernel\)$/
-    })
-    .click();
-  const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
-  await expect(notebook.locator('.jp-Toolbar-kernelName')).toHaveText('Python 3 (ipykernel)');
-  await expect(notebook.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
-    'data-status',
-    'idle'
-  );
-  // The same notebook, whichever tab is active later.
-  const id = await notebook.getAttribute('id');
-  return page.locator(`.jp-NotebookPanel[id="${id}"]`);
-}
-
-async function activate(page: Page, notebook: Locator): Promise<void> {
-  const id = await notebook.getAttribute('id');
-  await page.locator(`.lm-DockPanel-tabBar li[data-id="${id}"]`).click();
-  await expect(notebook).toBeVisible();
-}
-
-async function run(page: Page, notebook: Locator, code: string): Promise<string> {
-  const cells = notebook.locator('.jp-Cell');
-  const cell = cells.nth((await cells.count()) - 1);
-  await cell.locator('.cm-content').click();
-  await page.keyboard.type(code);
-  await page.keyboard.press('Shift+Enter');
-  const output = cell.locator('.jp-OutputArea-output');
-  await expect(output).not.toHaveCount(0);
-  await expect(cell.locator('.jp-InputPrompt')).toHaveText(/\[\d+\]:/);
-  return (await output.allTextContents()).join('').trim();
-}
-
-/** Clicks Run for a profile; returns the new session's card (pinned by id) and id. */
-async function runOn(panel: Locator, site: string, profile: string): Promise<[Locator, string]> {
-  const cards = panel.locator('[data-testid="interlink-sessions"] > li');
-  const before = await cards.count();
-  await panel.getByTestId(`interlink-run-${site}-${profile}`).click();
-  await expect(cards).toHaveCount(before + 1);
-  const id = await cardId(cards.first());
-  return [panel.getByTestId(`interlink-session-${id}`), id];
-}
-
-function newestCard(panel: Locator): Locator {
-  return panel.locator('[data-testid="interlink-sessions"] > li').first();
-}
-
-async function cardId(card: Locator): Promise<string> {
-  return (await card.getAttribute('data-testid'))!.replace('interlink-session-', '');
-}
-
-/** Sessions of one test end with it; no notebook is left for the next page to restore. */
-test.afterEach(async ({ lab: page }) => {
-  const sessions = await (
-    await page.request.get('/interlink/api/sessions', { headers: auth })
-  ).json();
-  for (const s of sessions as { id: string; state: string }[]) {
-    if (!['completed', 'failed', 'cancelled', 'expired', 'stopping'].includes(s.state)) {
-      await page.request.delete(`/interlink/api/sessions/${s.id}`, { headers: auth });
-    }
-  }
-  const saved = page
-    .waitForResponse(r => r.url().includes('/api/workspaces') && r.request().method() === 'PUT', {
-      timeout: 10_000
-    })
-    .catch(() => undefined);
-  await page.evaluate(() => {
-    const app = (window as unknown as { jupyterapp: App }).jupyterapp;
-    for (const widget of [...app.shell.widgets('main')]) {
-      if (widget.context) {
-        widget.context.model.dirty = false;
-      }
-      widget.close();
-    }
-  });
-  await saved;
-});
+test.afterEach(async ({ lab: page }) => cleanUp(page, page.request, auth));
 
 test('the notebook toolbar launches a session and switches this notebook to it when ready', async ({
   lab: page
@@ -146,7 +49,7 @@ test('the notebook toolbar launches a session and switches this notebook to it w
   await expect(page.locator('.Toastify__toast', { hasText: 'is ready' })).toBeVisible();
   await shot(page, testInfo, 'toolbar-run-ready');
   const panel = await openSites(page);
-  const id = await cardId(newestCard(panel));
+  const id = await cardId(sessionCards(panel).first());
   expect(await run(page, notebook, "import os; print(os.environ['INTERLINK_SESSION_ID'])")).toBe(
     id
   );
@@ -154,7 +57,7 @@ test('the notebook toolbar launches a session and switches this notebook to it w
 
 test('Run on <site> from the launcher and the command palette', async ({ lab: page }) => {
   const panel = await openSites(page);
-  const cards = panel.locator('[data-testid="interlink-sessions"] > li');
+  const cards = sessionCards(panel);
   const before = await cards.count();
 
   await command(page, 'launcher:create');
@@ -186,8 +89,8 @@ test('one local and two remote kernels in three notebooks at once, each running 
   lab: page
 }, testInfo) => {
   const panel = await openSites(page);
-  const [first, firstId] = await runOn(panel, 'local', 'small');
-  const [second, secondId] = await runOn(panel, 'local', 'medium');
+  const { card: first, id: firstId } = await runOn(panel, 'local', 'small');
+  const { card: second, id: secondId } = await runOn(panel, 'local', 'medium');
   await expect(first).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
   await expect(second).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
 
@@ -212,11 +115,9 @@ test('one local and two remote kernels in three notebooks at once, each running 
   await activate(page, b);
   expect(await run(page, b, "print(globals().get('x'))")).toBe('None');
   await shot(page, testInfo, 'three-kernels');
-  await command(page, 'apputils:change-theme', { theme: 'JupyterLab Dark' });
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-name', 'JupyterLab Dark');
+  await setTheme(page, 'JupyterLab Dark');
   await shot(page, testInfo, 'three-kernels-dark');
-  await command(page, 'apputils:change-theme', { theme: 'JupyterLab Light' });
-  await expect(page.locator('body')).toHaveAttribute('data-jp-theme-name', 'JupyterLab Light');
+  await setTheme(page, 'JupyterLab Light');
 });
 
 test('logs follow in the main area; a reload keeps the notebook on its remote kernel', async ({
@@ -224,7 +125,7 @@ test('logs follow in the main area; a reload keeps the notebook on its remote ke
 }, testInfo) => {
   const notebook = await newNotebook(page);
   const panel = await openSites(page);
-  const [card, id] = await runOn(panel, 'local', 'small');
+  const { card, id } = await runOn(panel, 'local', 'small');
   await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
   await card.getByTestId('interlink-use').click();
   await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
@@ -261,17 +162,19 @@ test('logs follow in the main area; a reload keeps the notebook on its remote ke
 test('a warning before the walltime ends saves the notebooks using that kernel', async ({
   lab: page
 }, testInfo) => {
-  // Warn 24 hours ahead, so a one-hour session is warned about at once.
+  // Warn 30 minutes ahead (the default is 15). The page's clock is Playwright's, so the test can
+  // let half an hour pass once the notebook has unsaved work on the session's kernel.
   await page.request.put('/lab/api/settings/@jupyterlab-interlink/extension:plugin', {
     headers: auth,
-    data: { raw: '{ "walltimeWarningMinutes": 1440 }' }
+    data: { raw: '{ "walltimeWarningMinutes": 30 }' }
   });
+  await page.clock.install();
   await page.reload();
   await page.locator('#jp-main-dock-panel').waitFor({ state: 'attached' });
   try {
     const notebook = await newNotebook(page);
     const panel = await openSites(page);
-    const [card] = await runOn(panel, 'local', 'small');
+    const { card } = await runOn(panel, 'local', 'small');
     await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
     await card.getByTestId('interlink-use').click();
     await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
@@ -280,11 +183,14 @@ test('a warning before the walltime ends saves the notebooks using that kernel',
       `.lm-DockPanel-tabBar li[data-id="${await notebook.getAttribute('id')}"]`
     );
     await expect(tab).toHaveClass(/jp-mod-dirty/);
+    const warning = page.locator('.Toastify__toast', { hasText: 'ends in' });
+    // An hour left: nothing to warn about yet.
+    await expect(card.getByTestId('interlink-session-time')).toContainText('left');
+    await expect(warning).toHaveCount(0);
 
-    await expect(page.locator('.Toastify__toast', { hasText: 'ends in' })).toBeVisible({
-      timeout: 30_000
-    });
-    await expect(page.locator('.Toastify__toast', { hasText: 'ends in' })).toContainText('saved');
+    await page.clock.fastForward('31:00');
+    await expect(warning).toBeVisible({ timeout: 30_000 });
+    await expect(warning).toContainText('saved');
     await expect(tab).not.toHaveClass(/jp-mod-dirty/);
     await shot(page, testInfo, 'walltime-warning');
   } finally {
