@@ -13,8 +13,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { expect, test, type Locator, type Page, type TestInfo } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import { repoRoot } from '../frontdoor';
+import { newNotebook, openSites, run, shot } from '../helpers';
 
 const HARNESS = join(repoRoot, 'proxy-server', 'dist', 'testing', 'jupyterhub.js');
 const haveHub =
@@ -66,25 +67,6 @@ test.afterAll(async () => {
   await writeFile(testInfo.outputPath('hub.log'), hubLog);
 });
 
-async function shot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
-  const body = await page.screenshot();
-  await testInfo.attach(name, { body, contentType: 'image/png' });
-  await page.screenshot({ path: testInfo.outputPath(`${name}.png`) });
-}
-
-/** Types code in the last cell, runs it, returns the output text. */
-async function run(page: Page, notebook: Locator, code: string): Promise<string> {
-  const cells = notebook.locator('.jp-Cell');
-  const cell = cells.nth((await cells.count()) - 1);
-  await cell.locator('.cm-content').click();
-  await page.keyboard.type(code);
-  await page.keyboard.press('Shift+Enter');
-  const output = cell.locator('.jp-OutputArea-output');
-  await expect(output).not.toHaveCount(0, { timeout: 60_000 });
-  await expect(cell.locator('.jp-InputPrompt')).toHaveText(/\[\d+\]:/);
-  return (await output.allTextContents()).join('');
-}
-
 test('alice logs in to the hub, runs on the local site and uses the remote kernel', async ({
   page
 }, testInfo) => {
@@ -129,11 +111,7 @@ test('alice logs in to the hub, runs on the local site and uses the remote kerne
       })
     ).toBe(true);
 
-    const panel = page.getByTestId('interlink-sites-panel');
-    if (!(await panel.isVisible())) {
-      await page.locator('.jp-SideBar.jp-mod-left [title="Remote sites"]').click();
-    }
-    await expect(panel).toBeVisible();
+    const panel = await openSites(page);
     const site = panel.getByTestId('interlink-site-local');
     await expect(site).toContainText('This machine', { timeout: 60_000 });
     await expect(site.locator('.jp-InterlinkHealth')).toHaveText('Available');
@@ -147,28 +125,10 @@ test('alice logs in to the hub, runs on the local site and uses the remote kerne
     await shot(page, testInfo, 'hub-sites-panel');
 
     // A notebook on the single-user server's own kernel first.
-    await page.evaluate(async () => {
-      const app = (
-        window as unknown as {
-          jupyterapp: { commands: { execute(id: string, a?: object): Promise<unknown> } };
-        }
-      ).jupyterapp;
-      await app.commands.execute('launcher:create');
-    });
-    await page
-      .locator('.jp-Launcher:visible .jp-LauncherCard[data-category="Notebook"]', {
-        hasText: /^Python 3 \(ipykernel\)$/
-      })
-      .click();
-    const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
-    await expect(notebook.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
-      'data-status',
-      'idle',
-      { timeout: 60_000 }
+    const notebook = await newNotebook(page);
+    expect(await run(page, notebook, "import os; print(os.environ.get('JUPYTERHUB_USER'))")).toBe(
+      'alice'
     );
-    expect(
-      (await run(page, notebook, "import os; print(os.environ.get('JUPYTERHUB_USER'))")).trim()
-    ).toBe('alice');
 
     await panel.getByTestId('interlink-run-local-small').click();
     const card = panel.locator('[data-testid="interlink-sessions"] > li').first();
