@@ -35,7 +35,8 @@ const HELP = `Usage: interlink-proxy [options]
   --no-lab          do not start JupyterLab (API, tunnel and reverse proxy only)
   --upstream URL    front an already running Jupyter server instead of starting one
   --tunnel-url URL  how agents in remote jobs reach this server (wss://…/tunnel)
-  --notebook-dir D  JupyterLab's root folder (default: the current folder)
+  --notebook-dir D  JupyterLab's root folder, where sessions of local sites start unless their
+                    site names a workingDir (default: the current folder)
   --state-dir D     where drivers keep per-session files, and what a restart re-adopts sessions
                     from (also INTERLINK_STATE_DIR; default: a new temporary folder per run)
   -h, --help        this text
@@ -98,6 +99,8 @@ async function main(): Promise<void> {
     upstream,
     tunnelUrl: values['tunnel-url'],
     stateDir: values['state-dir'],
+    // Standalone, "this machine" shares JupyterLab's files: kernels and jobs start in its root.
+    workingDir: hub ? undefined : resolve(values['notebook-dir'] as string),
     logger
   });
   if (!hub) {

@@ -5,7 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Session, Site } from '@jupyterlab-interlink/contract';
 import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
@@ -19,6 +21,8 @@ const BOB = 'bob-token-0123456789';
 describe('public contract on the local site', () => {
   let server: RunningProxyServer;
   let api: string;
+  // JupyterLab's root standalone: where the local site's sessions start.
+  const notebookDir = mkdtempSync(join(tmpdir(), 'contract-notebooks-'));
   const as = (token: string, init: RequestInit = {}) => ({
     ...init,
     headers: {
@@ -37,13 +41,26 @@ describe('public contract on the local site', () => {
           [BOB, 'bob']
         ])
       ),
-      logger: createLogger('warn')
+      logger: createLogger('warn'),
+      workingDir: notebookDir
     });
     api = `${server.url}/interlink/api`;
   });
   after(async () => {
     await server?.close();
+    rmSync(notebookDir, { recursive: true, force: true });
   });
+
+  /** Polls the caller's session until it reaches a final state. */
+  const settled = async (id: string, token = ALICE): Promise<Session> => {
+    let session: Session | undefined;
+    for (let i = 0; i < 600; i++) {
+      session = (await (await fetch(`${api}/sessions/${id}`, as(token))).json()) as Session;
+      if (['completed', 'failed', 'cancelled', 'expired'].includes(session.state)) return session;
+      await new Promise(r => setTimeout(r, 100));
+    }
+    assert.fail(`session ${id} still ${session?.state}`);
+  };
 
   it('refuses callers without a valid token', async () => {
     assert.equal((await fetch(`${api}/sites`)).status, 401);
@@ -207,12 +224,7 @@ describe('public contract on the local site', () => {
     );
     assert.equal(res.status, 201);
     const { id } = (await res.json()) as Session;
-    let session: Session | undefined;
-    for (let i = 0; i < 150; i++) {
-      session = (await (await fetch(`${api}/sessions/${id}`, as(ALICE))).json()) as Session;
-      if (session.state === 'failed') break;
-      await new Promise(r => setTimeout(r, 100));
-    }
+    const session = await settled(id);
     assert.equal(session?.state, 'failed');
     assert.match(session?.reason ?? '', /exit code 3/);
     assert.equal(session?.exitCode, 3);
@@ -220,6 +232,48 @@ describe('public contract on the local site', () => {
       await (await fetch(`${api}/sessions/${id}/logs`, as(ALICE))).text(),
       /about to fail/
     );
+  });
+
+  it('runs a notebook in a subfolder as a batch job; the executed copy lands next to it', async () => {
+    mkdirSync(join(notebookDir, 'analysis'));
+    const notebook = {
+      cells: [
+        {
+          cell_type: 'code',
+          execution_count: null,
+          metadata: {},
+          outputs: [],
+          source: "import os; print('answer', 6 * 7, os.environ['INTERLINK_SESSION_TYPE'])"
+        }
+      ],
+      metadata: { kernelspec: { name: 'python3', display_name: 'Python 3', language: 'python' } },
+      nbformat: 4,
+      nbformat_minor: 5
+    };
+    writeFileSync(join(notebookDir, 'analysis', 'run.ipynb'), JSON.stringify(notebook));
+    const res = await fetch(
+      `${api}/sessions`,
+      as(ALICE, {
+        method: 'POST',
+        body: JSON.stringify({
+          site: 'local',
+          profile: 'small',
+          type: 'job',
+          path: 'analysis/run.ipynb',
+          name: 'run.ipynb'
+        })
+      })
+    );
+    assert.equal(res.status, 201);
+    const { id } = (await res.json()) as Session;
+    const session = await settled(id);
+    const log = await (await fetch(`${api}/sessions/${id}/logs`, as(ALICE))).text();
+    assert.equal(session.state, 'completed', `${session.reason ?? ''}\n${log}`);
+    const executed = JSON.parse(
+      readFileSync(join(notebookDir, 'analysis', 'run.output.ipynb'), 'utf8')
+    ) as { cells: { outputs: { text: string | string[] }[] }[] };
+    const text = [executed.cells[0].outputs[0].text].flat().join('');
+    assert.equal(text, 'answer 42 job\n');
   });
 
   it('serves metrics and liveness', async () => {

@@ -46,6 +46,11 @@ export interface StartOptions {
    */
   stateDir?: string;
   allowedOrigins?: string[];
+  /**
+   * Where sessions of local sites start unless the site names a folder: standalone, JupyterLab's
+   * root, so a kernel or a job on "this machine" sees the files the user sees.
+   */
+  workingDir?: string;
 }
 
 export interface RunningProxyServer {
@@ -70,7 +75,12 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   const metrics = createMetrics();
   const drivers =
     options.drivers ??
-    new Map(options.sites.map(site => [site.id, createDriver(site, { stateDir })]));
+    new Map(
+      options.sites.map(site => [
+        site.id,
+        createDriver(site, { stateDir, local: { workingDir: options.workingDir } })
+      ])
+    );
 
   const host = options.host ?? '127.0.0.1';
   const urlHost = host.includes(':') ? `[${host}]` : host;

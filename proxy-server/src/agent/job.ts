@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { basename, dirname, extname, join } from 'node:path';
+import { basename, dirname, extname } from 'node:path';
 
 export interface JobSpec {
   /** A notebook (.ipynb) or a script (.py, .sh, or anything executable). */
@@ -21,9 +21,8 @@ export function jobArgv(job: JobSpec): string[] {
   if (!job.path) throw new Error('a job needs INTERLINK_JOB_PATH or INTERLINK_JOB_COMMAND');
   const python = job.python ?? '/usr/bin/python3';
   switch (extname(job.path)) {
-    case '.ipynb': {
+    case '.ipynb':
       // The executed copy lands next to the notebook, so the user finds outputs where they look.
-      const out = join(dirname(job.path), `${basename(job.path, '.ipynb')}.output.ipynb`);
       return [
         python,
         '-m',
@@ -31,11 +30,12 @@ export function jobArgv(job: JobSpec): string[] {
         '--to',
         'notebook',
         '--execute',
+        '--output-dir',
+        dirname(job.path),
         '--output',
-        out,
+        `${basename(job.path, '.ipynb')}.output.ipynb`,
         job.path
       ];
-    }
     case '.py':
       return [python, '-u', job.path];
     case '.sh':

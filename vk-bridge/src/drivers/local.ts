@@ -49,7 +49,10 @@ export interface LocalDriverOptions {
   killGraceMs?: number;
   /** Server environment variables passed to containers (never the server's own secrets). */
   inheritEnv?: string[];
-  /** Working directory for containers that name none (or whose own does not exist). */
+  /**
+   * Working directory for containers that name none (or whose own does not exist), when the
+   * site's `local.workingDir` names none either: the admin's site file wins.
+   */
   workingDir?: string;
   /** Overrides the site's `local.isolation`. */
   isolation?: 'none' | 'bubblewrap';
@@ -361,7 +364,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
         // falls back below
       }
     }
-    const fallback = this.options.workingDir ?? this.site.local?.workingDir;
+    const fallback = this.site.local?.workingDir ?? this.options.workingDir;
     if (fallback && existsSync(fallback)) return fallback;
     return join(s.dir, 'work');
   }
