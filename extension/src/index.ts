@@ -10,6 +10,7 @@ import {
   ToolbarButton,
   WidgetTracker
 } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { ILauncher } from '@jupyterlab/launcher';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -31,6 +32,7 @@ export const CommandIds = {
   openSites: 'interlink:open-sites',
   runOnSite: 'interlink:run-on-site',
   runHere: 'interlink:run-in-notebook',
+  runAsJob: 'interlink:run-as-job',
   stopSession: 'interlink:stop-session',
   showLogs: 'interlink:show-logs'
 } as const;
@@ -47,6 +49,14 @@ export const sitesIcon = new LabIcon({
 
 const PLUGIN_ID = '@jupyterlab-interlink/extension:plugin';
 
+/** What a batch job can run: notebooks, Python and shell scripts. */
+const JOB_FILE = /\.(ipynb|py|sh)$/;
+
+/** Where the agent writes an executed notebook: next to it, as `<name>.output.ipynb`. */
+function resultPath(path: string): string | null {
+  return path.endsWith('.ipynb') ? path.replace(/\.ipynb$/, '.output.ipynb') : null;
+}
+
 const uiPlugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
@@ -59,7 +69,8 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
     ILayoutRestorer,
     ISettingRegistry,
     ICommandPalette,
-    ILauncher
+    ILauncher,
+    IDefaultFileBrowser
   ],
   activate: (
     app: JupyterFrontEnd,
@@ -70,7 +81,8 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
     restorer: ILayoutRestorer | null,
     settings: ISettingRegistry | null,
     palette: ICommandPalette | null,
-    launcher: ILauncher | null
+    launcher: ILauncher | null,
+    files: IDefaultFileBrowser | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_interlink');
     const { commands, shell } = app;
@@ -138,7 +150,20 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
       trans,
       notebooks,
       useInNotebook,
-      openLogs: session => void commands.execute(CommandIds.showLogs, { sessionId: session.id })
+      openLogs: session => void commands.execute(CommandIds.showLogs, { sessionId: session.id }),
+      jobResult: async session => {
+        const path = session.path && resultPath(session.path);
+        if (!path) {
+          return null;
+        }
+        try {
+          await app.serviceManager.contents.get(path, { content: false });
+        } catch {
+          // not where JupyterLab can see it (a site with files of its own)
+          return null;
+        }
+        return { path, open: () => void commands.execute('docmanager:open', { path }) };
+      }
     });
 
     const launch = async (request: CreateSessionRequest) => {
@@ -301,25 +326,31 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    /** The site and profile named, or the one the user picks from all sites' profiles. */
+    const choose = async (title: string, siteId?: string, profileId?: string) => {
+      if (siteId) {
+        const { site, profile } = pick({ site: siteId, profile: profileId });
+        return site && profile ? { site, profile } : null;
+      }
+      const options = interlink.sites.flatMap(site =>
+        site.profiles.map(profile => ({ site, profile }))
+      );
+      const labels = options.map(o => `${o.site.displayName} · ${o.profile.displayName}`);
+      const result = await InputDialog.getItem({
+        title,
+        label: trans.__('Site and profile'),
+        items: labels
+      });
+      if (!result.button.accept || result.value === null) {
+        return null;
+      }
+      return options[labels.indexOf(result.value)] ?? null;
+    };
+
     /** Launch, then switch this notebook's kernel when the session is ready. */
     const runHere = async (nb: NotebookPanel, siteId?: string, profileId?: string) => {
-      let choice = siteId ? pick({ site: siteId, profile: profileId }) : null;
+      const choice = await choose(trans.__('Run this notebook remotely'), siteId, profileId);
       if (!choice) {
-        const options = interlink.sites.flatMap(site =>
-          site.profiles.map(profile => ({ site, profile }))
-        );
-        const labels = options.map(o => `${o.site.displayName} · ${o.profile.displayName}`);
-        const result = await InputDialog.getItem({
-          title: trans.__('Run this notebook remotely'),
-          label: trans.__('Site and profile'),
-          items: labels
-        });
-        if (!result.button.accept || result.value === null) {
-          return;
-        }
-        choice = options[labels.indexOf(result.value)] ?? null;
-      }
-      if (!choice?.site || !choice.profile) {
         return;
       }
       const session = await launch({
@@ -347,6 +378,96 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
+    /** The file a job command acts on: its argument, the file browser's selection, or the open document. */
+    const jobPathOf = (args: { path?: unknown }, fromBrowser: boolean): string | null => {
+      if (args.path) {
+        return String(args.path);
+      }
+      if (fromBrowser && files) {
+        const item = files.selectedItems().next();
+        return item.done ? null : item.value.path;
+      }
+      const current = shell.currentWidget as { context?: { path: string } } | null;
+      return current?.context?.path ?? null;
+    };
+
+    /** Runs a notebook or script to completion on a site; what is on disk runs, so save first. */
+    const runAsJob = async (path: string, siteId?: string, profileId?: string) => {
+      for (const widget of shell.widgets('main')) {
+        const context = (
+          widget as { context?: { path: string; model: { dirty: boolean }; save(): Promise<void> } }
+        ).context;
+        if (context?.path === path && context.model.dirty) {
+          await context.save();
+        }
+      }
+      const name = path.split('/').pop() ?? path;
+      const choice = await choose(trans.__('Run %1 as a job', name), siteId, profileId);
+      if (!choice) {
+        return;
+      }
+      shell.activateById(panel.id);
+      await launch({
+        site: choice.site.id,
+        profile: choice.profile.id,
+        type: 'job',
+        path,
+        name
+      });
+    };
+
+    commands.addCommand(CommandIds.runAsJob, {
+      label: args =>
+        args.site
+          ? trans.__('Run as Job on %1', interlink.site(String(args.site))?.displayName ?? '')
+          : trans.__('Run as Job on Remote Site…'),
+      caption: trans.__(
+        'Run this notebook or script to completion on a remote site; its log and results stay with the session'
+      ),
+      icon: sitesIcon,
+      describedBy: {
+        args: {
+          type: 'object',
+          properties: {
+            path: { type: 'string', description: "the notebook or script, from JupyterLab's root" },
+            site: { type: 'string' },
+            profile: { type: 'string' }
+          }
+        }
+      },
+      isEnabled: args => {
+        const path = jobPathOf(args, !!args.fromBrowser);
+        return !!path && JOB_FILE.test(path) && interlink.sites.length > 0;
+      },
+      execute: async args => {
+        const path = jobPathOf(args, !!args.fromBrowser);
+        if (!path) {
+          return;
+        }
+        try {
+          await runAsJob(
+            path,
+            args.site ? String(args.site) : undefined,
+            args.profile ? String(args.profile) : undefined
+          );
+        } catch (err) {
+          await showDialog({
+            title: trans.__('Job not started'),
+            body: (err as Error).message,
+            buttons: [Dialog.okButton()]
+          });
+        }
+      }
+    });
+    for (const type of ['notebook', 'python']) {
+      app.contextMenu.addItem({
+        command: CommandIds.runAsJob,
+        args: { fromBrowser: true },
+        selector: `.jp-DirListing-item[data-file-type="${type}"]`,
+        rank: 20
+      });
+    }
+
     app.docRegistry.addWidgetExtension('Notebook', {
       createNew: (nb: NotebookPanel): IDisposable => {
         const button = new ToolbarButton({
@@ -372,6 +493,7 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
     // "Run on <site>" in the palette and the launcher, following the list of sites.
     palette?.addItem({ command: CommandIds.openSites, category: trans.__('Remote Sites') });
     palette?.addItem({ command: CommandIds.runHere, category: trans.__('Remote Sites') });
+    palette?.addItem({ command: CommandIds.runAsJob, category: trans.__('Remote Sites') });
     let siteItems: IDisposable[] = [];
     let siteKey = '';
     const syncSites = () => {

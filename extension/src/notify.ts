@@ -11,6 +11,8 @@ export interface INotifierOptions {
   notebooks: INotebookTracker | null;
   useInNotebook(session: Session): Promise<void>;
   openLogs(session: Session): void;
+  /** The result a finished job left where JupyterLab can open it (an executed notebook), if any. */
+  jobResult(session: Session): Promise<{ path: string; open(): void } | null>;
 }
 
 /**
@@ -67,10 +69,18 @@ export class Notifier {
     ) => {
       // An update keeps earlier actions unless told otherwise.
       options = { actions: [], ...options };
-      if (id && Notification.update({ id, type, message, ...options })) {
+      const closedAt = id ? this._closesAt.get(id) : undefined;
+      if (id && closedAt !== undefined && closedAt <= Date.now()) {
+        // Its toast closed by itself: an update would change the notification centre only,
+        // and a failure hours later must be seen. A fresh toast replaces it.
+        Notification.dismiss(id);
+      } else if (id && Notification.update({ id, type, message, ...options })) {
+        this._remember(id, options.autoClose);
         return;
       }
-      this._toasts.set(session.id, Notification.emit(message, type, options));
+      const shown = Notification.emit(message, type, options);
+      this._toasts.set(session.id, shown);
+      this._remember(shown, options.autoClose);
     };
     const logs: Notification.IAction = {
       label: trans.__('Show log'),
@@ -133,13 +143,49 @@ export class Notifier {
         );
         break;
       case 'completed':
-        show('success', trans.__('Session on %1 completed', where), { autoClose: 5000 });
+        if (session.type === 'job') {
+          show('success', trans.__('Job %1 on %2 completed', session.name ?? '', where), {
+            autoClose: false,
+            actions: [logs]
+          });
+          // The executed notebook, once JupyterLab can see it.
+          void this._o.jobResult(session).then(result => {
+            const toast = this._toasts.get(session.id);
+            if (result && toast) {
+              Notification.update({
+                id: toast,
+                type: 'success',
+                message: trans.__('Job %1 on %2 completed', session.name ?? '', where),
+                autoClose: false,
+                actions: [
+                  {
+                    label: trans.__('Open result'),
+                    callback: result.open,
+                    displayType: 'accent'
+                  },
+                  logs
+                ]
+              });
+            }
+          });
+        } else {
+          show('success', trans.__('Session on %1 completed', where), { autoClose: 5000 });
+        }
         break;
       case 'cancelled':
         show('info', trans.__('Session on %1 stopped', where), { autoClose: 4000 });
         break;
       default:
         break;
+    }
+  }
+
+  /** When a toast closes by itself, if it does. */
+  private _remember(id: string, autoClose: number | false | undefined): void {
+    if (typeof autoClose === 'number') {
+      this._closesAt.set(id, Date.now() + autoClose);
+    } else {
+      this._closesAt.delete(id);
     }
   }
 
@@ -193,5 +239,6 @@ export class Notifier {
   private _timer: number;
   private _followed = new Set<string>();
   private _toasts = new Map<string, string>();
+  private _closesAt = new Map<string, number>();
   private _warned = new Set<string>();
 }

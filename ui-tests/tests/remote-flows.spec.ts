@@ -200,3 +200,66 @@ test('a warning before the walltime ends saves the notebooks using that kernel',
     });
   }
 });
+
+test('a notebook runs as a batch job from the file browser; its result opens from the notification', async ({
+  lab: page
+}, testInfo) => {
+  const source = "print('computed by the job:', sum(range(10)))";
+  const created = await page.request.put('/api/contents/analysis.ipynb', {
+    headers: auth,
+    data: {
+      type: 'notebook',
+      format: 'json',
+      content: {
+        cells: [{ cell_type: 'code', execution_count: null, metadata: {}, outputs: [], source }],
+        metadata: {
+          kernelspec: { name: 'python3', display_name: 'Python 3 (ipykernel)', language: 'python' }
+        },
+        nbformat: 4,
+        nbformat_minor: 5
+      }
+    }
+  });
+  expect(created.ok()).toBe(true);
+
+  // Right-click the notebook in the file browser, as a user does.
+  await command(page, 'filebrowser:activate');
+  await command(page, 'filebrowser:refresh');
+  const item = page
+    .locator('.jp-DirListing-content .jp-DirListing-itemText')
+    .getByText('analysis.ipynb', { exact: true });
+  await item.click({ button: 'right' });
+  await page.locator('.lm-Menu-item', { hasText: 'Run as Job on Remote Site…' }).click();
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText('Run analysis.ipynb as a job');
+  const select = dialog.locator('select');
+  const option = select.locator('option', { hasText: /^This machine · Small/ });
+  await select.selectOption({ label: (await option.textContent())! });
+  await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
+
+  // The sessions list shows the job, which runs to completion by itself.
+  const panel = await openSites(page);
+  const card = sessionCards(panel).first();
+  await expect(card).toContainText('analysis.ipynb');
+  await expect(card).toContainText('Job');
+  await expect(card).toHaveAttribute('data-state', 'completed', { timeout: 90_000 });
+  const toast = page.locator('.Toastify__toast', { hasText: 'analysis.ipynb' });
+  await expect(toast).toContainText('completed');
+  await shot(page, testInfo, 'job-completed');
+
+  // The executed copy opens from the notification, with the job's output in it.
+  await toast.getByRole('button', { name: 'Open result' }).click();
+  const result = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current')).toContainText(
+    'analysis.output.ipynb'
+  );
+  await expect(result.locator('.jp-OutputArea-output').first()).toHaveText(
+    'computed by the job: 45'
+  );
+  await shot(page, testInfo, 'job-result');
+
+  // The log says what ran.
+  await card.getByTestId('interlink-logs').click();
+  const log = page.getByTestId(`interlink-log-${await cardId(card)}`);
+  await expect(log.locator('pre')).toContainText('nbconvert');
+});
