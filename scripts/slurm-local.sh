@@ -76,7 +76,7 @@ GresTypes=gpu
 ReturnToService=2
 MpiDefault=none
 SchedulerType=sched/backfill
-SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0,bf_interval=1
 MinJobAge=300
 KillWait=5
 InactiveLimit=0

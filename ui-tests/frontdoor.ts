@@ -8,7 +8,7 @@
  * Port, token and notebook folder are chosen once, in the runner process, and handed to the
  * worker processes through the environment (workers evaluate the config again).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -41,6 +41,14 @@ export const baseURL = `http://127.0.0.1:${port}`;
 
 const python = env.INTERLINK_PYTHON ?? '/usr/bin/python3';
 
+/**
+ * With Slurm installed (`scripts/install-system-deps.sh`), the proxy server also offers
+ * "Leonardo (local Slurm)": a single-node Slurm started before it. UI_TESTS_SLURM=0 leaves it out.
+ */
+env.UI_TESTS_SLURM ??=
+  spawnSync('sh', ['-c', 'command -v slurmctld && command -v munged']).status === 0 ? '1' : '0';
+export const slurm = frontDoor === 'proxy' && env.UI_TESTS_SLURM === '1';
+
 const commands: Record<string, { command: string; ready: string }> = {
   launcher: {
     command: [
@@ -56,11 +64,13 @@ const commands: Record<string, { command: string; ready: string }> = {
   },
   proxy: {
     command: [
+      ...(slurm ? ['bash scripts/slurm-local.sh start >&2 &&'] : []),
       process.execPath,
       'proxy-server/dist/cli.js',
       `--port ${port}`,
       `--token ${token}`,
-      `--notebook-dir ${notebookDir}`
+      `--notebook-dir ${notebookDir}`,
+      ...(slurm ? ['--sites ui-tests/sites-slurm.yaml'] : [])
     ].join(' '),
     ready: `${baseURL}/interlink/healthz`
   }

@@ -122,3 +122,34 @@ export function exitWords(
   }
   return reason?.includes(String(exitCode)) ? null : trans.__('It exited with code %1.', exitCode);
 }
+
+/**
+ * A scheduler's queue reason in words, with the scheduler's own code kept for the admins and the
+ * docs people search ("Resources" means nothing to a physicist on their first day).
+ */
+export function queueWords(reason: string, trans: TranslationBundle): string {
+  const words = ((): string | null => {
+    switch (reason) {
+      case 'Resources':
+        return trans.__('the CPUs, GPUs or memory it asks for are in use');
+      case 'Priority':
+        return trans.__('jobs with a higher priority go first');
+      case 'Dependency':
+        return trans.__('it waits for another job to finish');
+      case 'BeginTime':
+        return trans.__('it is set to start later');
+      case 'ReqNodeNotAvail':
+        return trans.__('the nodes it needs are down, drained or reserved');
+      case 'PartitionTimeLimit':
+        return trans.__("its walltime is above the partition's limit");
+      case 'JobHeldAdmin':
+      case 'JobHeldUser':
+        return trans.__('it is on hold');
+      default:
+        return /MaxJobs|MaxSubmit|MaxCpu|MaxGRES|MaxTRES|GrpTRES|GrpJobs/.test(reason)
+          ? trans.__('you are at a limit of your account or QOS on this site')
+          : null;
+    }
+  })();
+  return words ? `${words} (${reason})` : reason;
+}

@@ -2,6 +2,7 @@ import { formatWalltime, type Session } from '@jupyterlab-interlink/contract';
 import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
+import { queueWords } from './format';
 import { IInterlink, ISessionChange } from './model';
 import { kernelNameFor } from './remote';
 
@@ -94,7 +95,7 @@ export class Notifier {
         show(
           'in-progress',
           session.queue?.reason
-            ? trans.__('Queued on %1: %2', where, session.queue.reason)
+            ? trans.__('Queued on %1: %2', where, queueWords(session.queue.reason, trans))
             : trans.__('Queued on %1', where),
           { autoClose: false }
         );

@@ -12,7 +12,15 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import { ReactWidget } from '@jupyterlab/ui-components';
 import * as React from 'react';
 import { ApiError } from './api';
-import { exitWords, healthLabel, kindLabel, resourcesLabel, stateLabel, timeLine } from './format';
+import {
+  exitWords,
+  healthLabel,
+  kindLabel,
+  queueWords,
+  resourcesLabel,
+  stateLabel,
+  timeLine
+} from './format';
 import { IInterlink } from './model';
 
 /** What the panel asks of the rest of the extension. */
@@ -551,7 +559,7 @@ function SessionCard({
       </div>
       {session.state === 'queued' && session.queue?.reason && (
         <div className="jp-InterlinkSession-queue" data-testid="interlink-session-queue">
-          {trans.__('Waiting in the queue: %1', session.queue.reason)}
+          {trans.__('Waiting in the queue: %1', queueWords(session.queue.reason, trans))}
         </div>
       )}
       {starting && session.progress && session.progress.length > 0 && (
