@@ -54,6 +54,7 @@ interface Metrics {
   bytes: Counter<'direction'>;
   refused: Counter<'reason'>;
   reconnects: Counter;
+  connections: Counter<'transport'>;
 }
 
 /** How an agent is connected: HTTP/2 directly on its socket, or over a WebSocket on it. */
@@ -232,6 +233,12 @@ export class TunnelHub extends EventEmitter<{
         name: 'interlink_tunnel_reconnects_total',
         help: 'Agent tunnel connections for a session that had connected before',
         registers
+      }),
+      connections: new Counter({
+        name: 'interlink_tunnel_connections_total',
+        help: 'Agent tunnel connections accepted, by transport (raw: HTTP/2 on the connection; websocket: the fallback through middleboxes)',
+        labelNames: ['transport'],
+        registers
       })
     };
   }
@@ -319,10 +326,14 @@ export class TunnelHub extends EventEmitter<{
       previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
       this.finish(previous);
     }
+    this.metrics.connections.inc({ transport: link.kind });
     if (this.seen.has(sessionId)) this.metrics.reconnects.inc();
     this.seen.add(sessionId);
     this.tunnels.set(sessionId, tunnel);
-    this.log.info({ sessionId, remote: socket.remoteAddress }, 'tunnel connecting');
+    this.log.info(
+      { sessionId, remote: socket.remoteAddress, transport: link.kind },
+      'tunnel connecting'
+    );
 
     const handshake = setTimeout(() => {
       this.log.warn({ sessionId }, 'tunnel handshake timed out');
