@@ -92,12 +92,18 @@ try {
     if (got !== expected) throw new Error(`${name}: checksum mismatch`);
   }
   const results = Object.fromEntries(Object.keys(paths).map(k => [k, []]));
+  const cpu = { proxy: 0, agent: 0 };
   await curl(paths.tunnel.url); // warm-up
   for (let r = 0; r < runs; r++) {
     const order = Object.keys(paths);
     for (let i = 0; i < r % order.length; i++) order.push(order.shift());
     for (const name of order) {
+      const before = name === 'tunnel' && [await hub.cpuSeconds(), await agents.cpuSeconds()];
       const res = await curl(paths[name].url, paths[name].headers);
+      if (before) {
+        cpu.proxy += (await hub.cpuSeconds()) - before[0];
+        cpu.agent += (await agents.cpuSeconds()) - before[1];
+      }
       if (res.size !== mib * 1048576) throw new Error(`${name}: got ${res.size} bytes`);
       results[name].push(res.mibps);
     }
@@ -115,7 +121,11 @@ try {
   for (const [k, v] of Object.entries(results)) {
     console.log(`| ${k} | ${fmt(med[k], 0)} | ${v.map(x => fmt(x, 0)).join(', ')} |`);
   }
-  console.log(`\ntunnel / straight = ${fmt(med.tunnel / med.straight)}  (target ≥ 0.5)`);
+  const perRun = s => fmt((s / runs) * (256 / mib));
+  console.log(
+    `\nCPU per 256 MiB through the tunnel: proxy ${perRun(cpu.proxy)} s, agent ${perRun(cpu.agent)} s`
+  );
+  console.log(`tunnel / straight = ${fmt(med.tunnel / med.straight)}  (target ≥ 0.5)`);
   console.log(`tunnel / ssh -L   = ${fmt(med.tunnel / med['ssh -L'])}  (target ≥ 1.0)`);
 } finally {
   for (const f of cleanup.reverse()) await f();

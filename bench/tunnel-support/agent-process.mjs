@@ -21,6 +21,8 @@ process.on('message', async msg => {
       for (const a of agents.slice(i, i + 50)) a.start();
       await sleep(20);
     }
+  } else if (msg.type === 'cpu') {
+    process.send({ type: 'cpu', usage: process.cpuUsage() });
   } else if (msg.type === 'exit') {
     await Promise.all(agents.map(a => a.stop()));
     process.exit(0);

@@ -62,6 +62,12 @@ export async function startHub(execArgv = []) {
         await sleep(50);
       }
     },
+    /** CPU seconds (user + system) the process has used so far. */
+    async cpuSeconds() {
+      child.send({ type: 'cpu' });
+      const { usage } = await nextMessage(child, 'cpu');
+      return (usage.user + usage.system) / 1e6;
+    },
     async memory(ids) {
       child.send({ type: 'memory', ids });
       return nextMessage(child, 'memory');
@@ -83,6 +89,11 @@ export function startAgents(tunnelUrl, sessions, target) {
   child.send({ type: 'start', tunnelUrl, target, sessions });
   return {
     child,
+    async cpuSeconds() {
+      child.send({ type: 'cpu' });
+      const { usage } = await nextMessage(child, 'cpu');
+      return (usage.user + usage.system) / 1e6;
+    },
     async stop() {
       child.send({ type: 'exit' });
       await new Promise(r => child.once('exit', r));
