@@ -1,5 +1,6 @@
 // Tunnel agents in their own process, forwarding to an already running server. The driver sends
-// {type: 'start', tunnelUrl, target: {host, port, token}, sessions: [{sessionId, secret, basePath}]}.
+// {type: 'start', tunnelUrl, target: {host, port, token}, sessions: [{sessionId, secret, basePath}],
+// transport?: 'websocket'}.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TunnelAgent } from '../../proxy-server/dist/agent/tunnel-agent.js';
 
@@ -13,7 +14,8 @@ process.on('message', async msg => {
           sessionId: s.sessionId,
           secret: s.secret,
           target: { ...msg.target, basePath: s.basePath },
-          env: {}
+          env: {},
+          transport: msg.transport
         })
     );
     // Start in small batches so 1,000 handshakes do not all land in the same tick.

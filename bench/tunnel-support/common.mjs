@@ -7,13 +7,15 @@ const here = p => fileURLToPath(new URL(p, import.meta.url));
 
 function nextMessage(child, type) {
   return new Promise((resolve, reject) => {
+    const onExit = code => reject(new Error(`child exited (${code}) before "${type}"`));
     const onMessage = msg => {
       if (msg.type !== type) return;
       child.off('message', onMessage);
+      child.off('exit', onExit);
       resolve(msg);
     };
     child.on('message', onMessage);
-    child.once('exit', code => reject(new Error(`child exited (${code}) before "${type}"`)));
+    child.once('exit', onExit);
   });
 }
 
@@ -80,13 +82,13 @@ export async function startHub(execArgv = []) {
 }
 
 /** Agents (in one process) for the given session ids, forwarding to target. */
-export function startAgents(tunnelUrl, sessions, target) {
+export function startAgents(tunnelUrl, sessions, target, { transport } = {}) {
   const child = fork(here('./agent-process.mjs'), {
     execArgv: profile,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   });
   children.add(child);
-  child.send({ type: 'start', tunnelUrl, target, sessions });
+  child.send({ type: 'start', tunnelUrl, target, sessions, transport });
   return {
     child,
     async cpuSeconds() {
