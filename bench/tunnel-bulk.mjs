@@ -1,6 +1,7 @@
 // 256 MiB download from a real jupyter_server: straight, through proxy + tunnel + agent, and
 // through an OpenSSH `ssh -N -L` forward, all on loopback, measured with curl, alternating runs.
-// Usage: node bench/tunnel-bulk.mjs [--runs 5] [--mib 256]
+// --websocket adds the tunnel over its WebSocket fallback (a second proxy + agent, same server).
+// Usage: node bench/tunnel-bulk.mjs [--runs 5] [--mib 256] [--websocket]
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
@@ -11,7 +12,11 @@ import { fmt, median, session, startAgents, startHub } from './tunnel-support/co
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
 
 const { values: args } = parseArgs({
-  options: { runs: { type: 'string', default: '5' }, mib: { type: 'string', default: '256' } }
+  options: {
+    runs: { type: 'string', default: '5' },
+    mib: { type: 'string', default: '256' },
+    websocket: { type: 'boolean', default: false }
+  }
 });
 const runs = Number(args.runs);
 const mib = Number(args.mib);
@@ -70,20 +75,34 @@ try {
   const base = `/interlink/sessions/${id}/`;
   const jp = await jupyter(dir, base);
   cleanup.push(() => jp.stop());
-  const hub = await startHub();
-  cleanup.push(() => hub.stop());
-  const s = session(id, base);
-  await hub.addSecrets([[s.sessionId, s.secret]]);
-  const agents = startAgents(hub.tunnelUrl, [s], { host: jp.host, port: jp.port, token: jp.token });
-  cleanup.push(() => agents.stop());
-  await hub.waitUp([id]);
+  // A proxy process and an agent process per transport, all to the same jupyter_server.
+  const tunnels = {};
+  for (const [name, transport] of [
+    ['tunnel', 'auto'],
+    ...(args.websocket ? [['tunnel over WebSocket', 'websocket']] : [])
+  ]) {
+    const hub = await startHub();
+    cleanup.push(() => hub.stop());
+    const s = session(id, base);
+    await hub.addSecrets([[s.sessionId, s.secret]]);
+    const target = { host: jp.host, port: jp.port, token: jp.token };
+    const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
+    cleanup.push(() => agents.stop());
+    await hub.waitUp([id]);
+    tunnels[name] = { hub, agents, cpu: { proxy: 0, agent: 0 } };
+  }
   const ssh = await sshForward(dir, jp.port);
   cleanup.push(() => ssh.stop());
 
   const auth = { Authorization: `token ${jp.token}` };
   const paths = {
     straight: { url: `http://127.0.0.1:${jp.port}${base}files/big.bin`, headers: auth },
-    tunnel: { url: hub.url(id, 'files/big.bin'), headers: {} },
+    ...Object.fromEntries(
+      Object.entries(tunnels).map(([name, t]) => [
+        name,
+        { url: t.hub.url(id, 'files/big.bin'), headers: {} }
+      ])
+    ),
     'ssh -L': { url: `http://127.0.0.1:${ssh.port}${base}files/big.bin`, headers: auth }
   };
 
@@ -92,12 +111,18 @@ try {
     if (got !== expected) throw new Error(`${name}: checksum mismatch`);
   }
   const results = Object.fromEntries(Object.keys(paths).map(k => [k, []]));
-  await curl(paths.tunnel.url); // warm-up
+  for (const name of Object.keys(tunnels)) await curl(paths[name].url); // warm-up
   for (let r = 0; r < runs; r++) {
     const order = Object.keys(paths);
     for (let i = 0; i < r % order.length; i++) order.push(order.shift());
     for (const name of order) {
+      const t = tunnels[name];
+      const before = t && [await t.hub.cpuSeconds(), await t.agents.cpuSeconds()];
       const res = await curl(paths[name].url, paths[name].headers);
+      if (t) {
+        t.cpu.proxy += (await t.hub.cpuSeconds()) - before[0];
+        t.cpu.agent += (await t.agents.cpuSeconds()) - before[1];
+      }
       if (res.size !== mib * 1048576) throw new Error(`${name}: got ${res.size} bytes`);
       results[name].push(res.mibps);
     }
@@ -106,16 +131,21 @@ try {
   console.log(
     `\n${mib} MiB download, ${runs} alternating runs, curl, loopback; ${cpus().length} × ${cpus()[0].model}`
   );
-  console.log(
-    `checksums: all three paths delivered the file intact (sha256 ${expected.slice(0, 16)}…)`
-  );
+  console.log(`checksums: every path delivered the file intact (sha256 ${expected.slice(0, 16)}…)`);
   console.log(`${ssh.version}`);
   console.log('| path | median MiB/s | runs (MiB/s) |');
   console.log('| --- | --- | --- |');
   for (const [k, v] of Object.entries(results)) {
     console.log(`| ${k} | ${fmt(med[k], 0)} | ${v.map(x => fmt(x, 0)).join(', ')} |`);
   }
-  console.log(`\ntunnel / straight = ${fmt(med.tunnel / med.straight)}  (target ≥ 0.5)`);
+  const perRun = seconds => fmt((seconds / runs) * (256 / mib));
+  console.log('');
+  for (const [name, t] of Object.entries(tunnels)) {
+    console.log(
+      `CPU per 256 MiB, ${name}: proxy ${perRun(t.cpu.proxy)} s, agent ${perRun(t.cpu.agent)} s`
+    );
+  }
+  console.log(`tunnel / straight = ${fmt(med.tunnel / med.straight)}  (target ≥ 0.5)`);
   console.log(`tunnel / ssh -L   = ${fmt(med.tunnel / med['ssh -L'])}  (target ≥ 1.0)`);
 } finally {
   for (const f of cleanup.reverse()) await f();

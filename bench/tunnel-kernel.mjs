@@ -2,7 +2,8 @@
 // through proxy + tunnel + agent vs straight to the same TCP_NODELAY jupyter_server, alternating
 // runs. For context it also times a few hundred executes through `ssh -N -L` to that server and
 // straight to a stock server (Nagle left on), the paths users have today.
-// Usage: node bench/tunnel-kernel.mjs [--n 1000] [--rounds 3] [--context 200]
+// --websocket adds the tunnel over its WebSocket fallback (a second proxy + agent, same kernel).
+// Usage: node bench/tunnel-kernel.mjs [--n 1000] [--rounds 3] [--context 200] [--websocket]
 import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
@@ -24,7 +25,8 @@ const { values: args } = parseArgs({
     n: { type: 'string', default: '1000' },
     rounds: { type: 'string', default: '3' },
     warmup: { type: 'string', default: '50' },
-    context: { type: 'string', default: '200' }
+    context: { type: 'string', default: '200' },
+    websocket: { type: 'boolean', default: false }
   }
 });
 const N = Number(args.n);
@@ -78,13 +80,22 @@ try {
   const base = `/interlink/sessions/${id}/`;
   const jp = await jupyter(dir, base);
   cleanup.push(() => jp.stop());
-  const hub = await startHub();
-  cleanup.push(() => hub.stop());
-  const s = session(id, base);
-  await hub.addSecrets([[s.sessionId, s.secret]]);
-  const agents = startAgents(hub.tunnelUrl, [s], { host: jp.host, port: jp.port, token: jp.token });
-  cleanup.push(() => agents.stop());
-  await hub.waitUp([id]);
+  // A proxy process and an agent process per transport, all to the same jupyter_server.
+  const hubs = {};
+  for (const [name, transport] of [
+    ['tunnel', 'auto'],
+    ...(args.websocket ? [['tunnel over WebSocket', 'websocket']] : [])
+  ]) {
+    const hub = await startHub();
+    cleanup.push(() => hub.stop());
+    const s = session(id, base);
+    await hub.addSecrets([[s.sessionId, s.secret]]);
+    const target = { host: jp.host, port: jp.port, token: jp.token };
+    const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
+    cleanup.push(() => agents.stop());
+    await hub.waitUp([id]);
+    hubs[name] = hub;
+  }
 
   const auth = { Authorization: `token ${jp.token}` };
   const kernel = await post(`http://127.0.0.1:${jp.port}${base}api/kernels`, auth, {
@@ -93,11 +104,17 @@ try {
   const channels = `api/kernels/${kernel.id}/channels`;
   const paths = {
     straight: { url: `ws://127.0.0.1:${jp.port}${base}${channels}`, headers: auth },
-    tunnel: { url: hub.url(id, channels).replace('http:', 'ws:'), headers: {} }
+    ...Object.fromEntries(
+      Object.entries(hubs).map(([name, hub]) => [
+        name,
+        { url: hub.url(id, channels).replace('http:', 'ws:'), headers: {} }
+      ])
+    )
   };
-  const results = { straight: [], tunnel: [] };
+  const results = Object.fromEntries(Object.keys(paths).map(k => [k, []]));
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 ? ['tunnel', 'straight'] : ['straight', 'tunnel'];
+    const order = Object.keys(paths);
+    if (r % 2) order.reverse();
     for (const name of order) {
       const res = await run(paths[name].url, paths[name].headers, N, WARMUP);
       results[name].push(res);
@@ -136,10 +153,13 @@ try {
   );
   console.log('| path | p50 ms | p99 ms |');
   console.log('| --- | --- | --- |');
-  for (const name of ['straight', 'tunnel']) {
-    console.log(
-      `| ${name === 'straight' ? 'straight to the NODELAY server' : 'proxy + tunnel + agent to it'} | ${fmt(med(name, 'p50'))} | ${fmt(med(name, 'p99'))} |`
-    );
+  const label = {
+    straight: 'straight to the NODELAY server',
+    tunnel: 'proxy + tunnel + agent to it',
+    'tunnel over WebSocket': 'proxy + tunnel over WebSocket + agent to it'
+  };
+  for (const name of Object.keys(paths)) {
+    console.log(`| ${label[name]} | ${fmt(med(name, 'p50'))} | ${fmt(med(name, 'p99'))} |`);
   }
   for (const [name, r] of Object.entries(context))
     console.log(`| ${name}, ${CONTEXT} runs | ${fmt(r.p50)} | ${fmt(r.p99)} |`);

@@ -7,13 +7,15 @@ const here = p => fileURLToPath(new URL(p, import.meta.url));
 
 function nextMessage(child, type) {
   return new Promise((resolve, reject) => {
+    const onExit = code => reject(new Error(`child exited (${code}) before "${type}"`));
     const onMessage = msg => {
       if (msg.type !== type) return;
       child.off('message', onMessage);
+      child.off('exit', onExit);
       resolve(msg);
     };
     child.on('message', onMessage);
-    child.once('exit', code => reject(new Error(`child exited (${code}) before "${type}"`)));
+    child.once('exit', onExit);
   });
 }
 
@@ -62,6 +64,12 @@ export async function startHub(execArgv = []) {
         await sleep(50);
       }
     },
+    /** CPU seconds (user + system) the process has used so far. */
+    async cpuSeconds() {
+      child.send({ type: 'cpu' });
+      const { usage } = await nextMessage(child, 'cpu');
+      return (usage.user + usage.system) / 1e6;
+    },
     async memory(ids) {
       child.send({ type: 'memory', ids });
       return nextMessage(child, 'memory');
@@ -74,15 +82,20 @@ export async function startHub(execArgv = []) {
 }
 
 /** Agents (in one process) for the given session ids, forwarding to target. */
-export function startAgents(tunnelUrl, sessions, target) {
+export function startAgents(tunnelUrl, sessions, target, { transport } = {}) {
   const child = fork(here('./agent-process.mjs'), {
     execArgv: profile,
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   });
   children.add(child);
-  child.send({ type: 'start', tunnelUrl, target, sessions });
+  child.send({ type: 'start', tunnelUrl, target, sessions, transport });
   return {
     child,
+    async cpuSeconds() {
+      child.send({ type: 'cpu' });
+      const { usage } = await nextMessage(child, 'cpu');
+      return (usage.user + usage.system) / 1e6;
+    },
     async stop() {
       child.send({ type: 'exit' });
       await new Promise(r => child.once('exit', r));

@@ -17,6 +17,8 @@ process.on('message', async msg => {
     let up = 0;
     for (const id of msg.ids ?? []) if (h.hub.isUp(id)) up++;
     process.send({ type: 'memory', memory: m, up });
+  } else if (msg.type === 'cpu') {
+    process.send({ type: 'cpu', usage: process.cpuUsage() });
   } else if (msg.type === 'exit') {
     await h.close();
     process.exit(0);

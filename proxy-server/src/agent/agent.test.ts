@@ -198,6 +198,14 @@ describe(
       again.close();
       const listed = await request(h.sessionUrl(sessionId, `api/kernels/${kernelId}`));
       assert.equal(listed.status, 200);
+      const connections = await h.registry
+        .getSingleMetric('interlink_tunnel_connections_total')!
+        .get();
+      assert.deepEqual(
+        connections.values.map(v => [v.labels.transport, v.value]),
+        [['raw', 2]],
+        'both connections ran HTTP/2 directly on the socket'
+      );
     });
 
     it('never prints the secret or a token in its log', () => {

@@ -176,7 +176,8 @@ async function main(): Promise<number> {
     target: { host: server.host, port: server.port, basePath: config.baseUrl, token: server.token },
     log,
     initialDelayMs: Number(process.env.INTERLINK_RECONNECT_INITIAL_MS) || undefined,
-    maxDelayMs: Number(process.env.INTERLINK_RECONNECT_MAX_MS) || undefined
+    maxDelayMs: Number(process.env.INTERLINK_RECONNECT_MAX_MS) || undefined,
+    transport: process.env.INTERLINK_TUNNEL_TRANSPORT === 'websocket' ? 'websocket' : 'auto'
   });
   const ended = new Promise<number>(resolve => {
     agent.once('ended', reason => {

@@ -1,19 +1,23 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
+import https from 'node:https';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import {
   CONNECTION_WINDOW_BYTES,
   CLOSE_REPLACED,
-  CLOSE_SESSION_ENDED,
   DEFAULT_MAX_HEADER_BYTES,
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_PING_INTERVAL_MS,
+  HANDSHAKE_TIMEOUT_MS,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
-  isFinalCloseCode
+  TUNNEL_UPGRADE,
+  isFinalCloseCode,
+  parseGoawayData
 } from '../tunnel/protocol.js';
 import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { webSocketDuplex } from '../tunnel/ws-duplex.js';
@@ -50,58 +54,72 @@ export interface TunnelAgentOptions {
   maxRefusals?: number;
   /** Extra CA certificate(s) to trust for wss:// (the CLI relies on NODE_EXTRA_CA_CERTS). */
   ca?: string | Buffer;
+  /**
+   * `auto` (default): HTTP/2 directly on the connection, WebSocket if that is declined.
+   * `websocket`: WebSocket only, for a middlebox that accepts the upgrade and then mangles it.
+   */
+  transport?: 'auto' | 'websocket';
 }
 
 export type EndReason = 'session-ended' | 'replaced' | 'refused';
+
+/** One connection to the proxy, whichever way it was made. */
+interface Link {
+  readonly open: boolean;
+  /** Close politely; resolves once the connection is gone. */
+  close(): Promise<void>;
+}
+
+/** How a tunnel that was up ended: the proxy's close code and reason if it gave them. */
+interface Ending {
+  code: number;
+  reason: string;
+  failure: string;
+}
+
+/** How a connection attempt ended before HTTP/2 was running on it. */
+interface Failure {
+  message: string;
+  /** The proxy's HTTP status, if it answered the upgrade with one. */
+  status?: number;
+  /** The proxy was reached and declined a raw HTTP/2 upgrade: a WebSocket may still pass. */
+  declined?: boolean;
+}
 
 /**
  * Dials the proxy, serves the HTTP/2 streams it opens by forwarding them to the local server, and
  * redials with exponential backoff and jitter whenever the connection drops. It stops for good
  * when the proxy says the session ended (close codes 4000-4099) or keeps refusing its secret.
+ *
+ * Each dial asks first for HTTP/2 directly on the connection (Upgrade: interlink-h2). If the proxy
+ * or something in between declines that (any answer but 101/401/403, or the connection closing
+ * before HTTP/2 settings arrive), it dials again at once with a WebSocket, and keeps to WebSocket
+ * from then on once that works.
  */
 export class TunnelAgent extends EventEmitter<{
   connected: [];
   disconnected: [reason: string];
   ended: [reason: EndReason, detail: string];
 }> {
-  private readonly server: http2.Http2Server;
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
   private readonly log: (line: string) => void;
-  private ws: WebSocket | undefined;
+  private link: Link | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private attempt = 0;
   private refusals = 0;
+  private websocketOnly: boolean;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
 
   constructor(private readonly options: TunnelAgentOptions) {
     super();
     this.log = options.log ?? (() => {});
-    this.server = http2.createServer({
-      settings: {
-        enableConnectProtocol: true,
-        initialWindowSize: STREAM_WINDOW_BYTES,
-        maxConcurrentStreams: 1000,
-        maxHeaderListSize: DEFAULT_MAX_HEADER_BYTES
-      },
-      maxSessionMemory: MAX_SESSION_MEMORY_MB
-    });
-    this.server.on('session', session => {
-      this.sessions.add(session);
-      session.on('close', () => this.sessions.delete(session));
-      session.on('error', () => {});
-      try {
-        session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
-      } catch {
-        // Not fatal: the default window only slows bulk uploads.
-      }
-    });
-    this.server.on('stream', (stream, headers) => this.onStream(stream, headers));
+    this.websocketOnly = options.transport === 'websocket';
     this.httpAgent.on('free', socket => socket.setNoDelay(true));
   }
 
   get connected(): boolean {
-    return this.ws?.readyState === WebSocket.OPEN;
+    return this.link?.open ?? false;
   }
 
   start(): void {
@@ -113,30 +131,24 @@ export class TunnelAgent extends EventEmitter<{
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    const ws = this.ws;
-    if (ws && ws.readyState !== WebSocket.CLOSED) {
-      await new Promise<void>(resolve => {
-        ws.once('close', () => resolve());
-        ws.close(1000, 'agent stopping');
-        setTimeout(() => {
-          ws.terminate();
-          resolve();
-        }, 2_000).unref();
-      });
-    }
+    await this.link?.close();
     for (const session of this.sessions) session.destroy();
     this.httpAgent.destroy();
   }
 
+  /** The connection to the proxy, through an HTTP CONNECT proxy if the environment names one. */
+  private async proxySocket(target: URL): Promise<net.Socket | undefined> {
+    const proxy = proxyFor(target, this.options.env);
+    return proxy ? connectThroughProxy(proxy, target, { ca: this.options.ca }) : undefined;
+  }
+
   private async dial(): Promise<void> {
     if (this.stopped) return;
-    const { url, sessionId, secret } = this.options;
     let target: URL;
     let socket: net.Socket | undefined;
     try {
-      target = new URL(url);
-      const proxy = proxyFor(target, this.options.env);
-      if (proxy) socket = await connectThroughProxy(proxy, target, { ca: this.options.ca });
+      target = new URL(this.options.url);
+      socket = await this.proxySocket(target);
     } catch (err) {
       this.retry(`cannot reach the proxy server: ${(err as Error).message}`);
       return;
@@ -145,11 +157,124 @@ export class TunnelAgent extends EventEmitter<{
       socket?.destroy();
       return;
     }
+    if (this.websocketOnly) {
+      this.dialWebSocket(target, socket, false);
+      return;
+    }
+    const failure = await this.dialRaw(target, socket);
+    if (!failure || this.stopped) return;
+    if (!failure.declined) {
+      this.failed(failure);
+      return;
+    }
+    this.log(`the proxy declined a direct HTTP/2 tunnel (${failure.message}); trying WebSocket`);
+    try {
+      socket = await this.proxySocket(target);
+    } catch (err) {
+      this.retry(`cannot reach the proxy server: ${(err as Error).message}`);
+      return;
+    }
+    if (this.stopped) socket?.destroy();
+    else this.dialWebSocket(target, socket, true);
+  }
+
+  private credentials(): Record<string, string> {
+    const { sessionId, secret } = this.options;
+    return { Authorization: `Bearer ${secret}`, [SESSION_HEADER]: sessionId };
+  }
+
+  private serverSession(transport: Duplex): http2.ServerHttp2Session {
+    const session = http2.performServerHandshake(transport, {
+      settings: {
+        enableConnectProtocol: true,
+        initialWindowSize: STREAM_WINDOW_BYTES,
+        maxConcurrentStreams: 1000,
+        maxHeaderListSize: DEFAULT_MAX_HEADER_BYTES
+      },
+      maxSessionMemory: MAX_SESSION_MEMORY_MB
+    });
+    this.sessions.add(session);
+    session.on('close', () => this.sessions.delete(session));
+    session.on('error', () => {});
+    session.on('stream', (stream, headers) => this.onStream(stream, headers));
+    try {
+      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+    } catch {
+      // Not fatal: the default window only slows bulk uploads.
+    }
+    return session;
+  }
+
+  /**
+   * HTTP/2 directly on the upgraded connection. Resolves with undefined once the tunnel is up
+   * (its end is then reported like a WebSocket's), or with why it did not come up.
+   */
+  private dialRaw(target: URL, socket: net.Socket | undefined): Promise<Failure | undefined> {
+    const secure = target.protocol === 'wss:';
+    const url = new URL(target);
+    url.protocol = secure ? 'https:' : 'http:';
+    const req = (secure ? https : http).request(url, {
+      method: 'GET',
+      headers: { Connection: 'Upgrade', Upgrade: TUNNEL_UPGRADE, ...this.credentials() },
+      timeout: HANDSHAKE_TIMEOUT_MS,
+      ...(this.options.ca ? { ca: this.options.ca } : {}),
+      // With an `agent` set, node would ignore createConnection and dial directly.
+      ...(socket ? { createConnection: () => socket } : { agent: false })
+    });
+    return new Promise(resolve => {
+      // Once the request went out, a failure means the proxy (or a middlebox) saw it.
+      let sent = false;
+      req.once('finish', () => (sent = true));
+      req.once('timeout', () => req.destroy(new Error('no answer to the upgrade in time')));
+      req.once('error', err => resolve({ message: err.message, declined: sent }));
+      req.once('response', res => {
+        res.resume();
+        req.destroy();
+        const status = res.statusCode ?? 0;
+        resolve({
+          message: `HTTP ${status}`,
+          status,
+          declined: status !== 401 && status !== 403
+        });
+      });
+      req.once('upgrade', (res, raw: net.Socket, head: Buffer) => {
+        raw.setTimeout(0);
+        if ((res.headers.upgrade ?? '').toLowerCase() !== TUNNEL_UPGRADE) {
+          raw.destroy();
+          resolve({ message: `upgraded to "${res.headers.upgrade}"`, declined: true });
+          return;
+        }
+        if (head.length > 0) raw.unshift(head);
+        raw.setNoDelay(true);
+        const session = this.serverSession(raw);
+        // A middlebox can answer 101 and still not carry the bytes: up means HTTP/2 settings.
+        const timer = setTimeout(() => {
+          session.destroy();
+          raw.destroy();
+          resolve({ message: 'no HTTP/2 settings after the upgrade', declined: true });
+        }, HANDSHAKE_TIMEOUT_MS);
+        const early = (): void => {
+          clearTimeout(timer);
+          resolve({ message: 'the connection closed during the handshake', declined: true });
+        };
+        raw.once('close', early);
+        session.once('remoteSettings', () => {
+          clearTimeout(timer);
+          raw.off('close', early);
+          resolve(undefined);
+          this.opened(onEnd => rawLink(raw, session, this.pingIntervalMs, onEnd));
+        });
+      });
+      req.end();
+    });
+  }
+
+  private dialWebSocket(target: URL, socket: net.Socket | undefined, fallback: boolean): void {
     const ws = new WebSocket(target, {
-      headers: { Authorization: `Bearer ${secret}`, [SESSION_HEADER]: sessionId },
+      headers: this.credentials(),
       perMessageDeflate: false,
       maxPayload: DEFAULT_MAX_MESSAGE_BYTES,
-      handshakeTimeout: 15_000,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       followRedirects: false,
       ...(this.options.ca ? { ca: this.options.ca } : {}),
       ...(socket ? { createConnection: () => socket } : {}),
@@ -157,66 +282,84 @@ export class TunnelAgent extends EventEmitter<{
       // and skipping it saves a pass over every byte of a download.
       ...(maskingNeeded(target) ? {} : { generateMask: (mask: Buffer) => void mask.fill(0) })
     });
-    this.ws = ws;
-    let openedAt = 0;
     let failure = '';
-    let alive = true;
-    let pinger: NodeJS.Timeout | undefined;
-
+    let status: number | undefined;
+    let opened = false;
     ws.on('error', err => {
-      failure = err.message;
+      failure ||= err.message;
     });
-    ws.on('open', () => {
-      openedAt = Date.now();
-      this.refusals = 0;
+    ws.once('unexpected-response', (_req, res) => {
+      status = res.statusCode;
+      failure = `HTTP ${status}`;
+      res.resume();
+      ws.terminate();
+    });
+    ws.once('open', () => {
+      opened = true;
+      if (fallback && !this.websocketOnly) {
+        this.websocketOnly = true;
+        this.log('using WebSocket for this tunnel from now on');
+      }
       const raw = (ws as unknown as { _socket?: net.Socket })._socket;
       raw?.setNoDelay(true);
-      this.log('tunnel connected');
-      this.server.emit('connection', webSocketDuplex(ws));
-      const interval = this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
-      pinger = setInterval(() => {
-        if (!alive) {
-          failure = 'no answer to ping';
-          ws.terminate();
-          return;
-        }
-        alive = false;
-        ws.ping();
-      }, interval);
-      this.emit('connected');
+      this.serverSession(webSocketDuplex(ws));
+      this.opened(onEnd => webSocketLink(ws, this.pingIntervalMs, onEnd));
     });
-    const markAlive = (): void => {
-      alive = true;
-    };
-    ws.on('pong', markAlive);
-    ws.on('ping', markAlive);
-    ws.on('message', markAlive);
-    ws.on('close', (code, reasonBuffer) => {
-      clearInterval(pinger);
-      if (this.ws === ws) this.ws = undefined;
-      const reason = reasonBuffer.toString();
-      if (openedAt > 0) this.emit('disconnected', reason || failure || `code ${code}`);
-      if (this.stopped) return;
-      if (code === CLOSE_SESSION_ENDED || (isFinalCloseCode(code) && code !== CLOSE_REPLACED)) {
-        this.end('session-ended', reason || 'the session ended');
+    ws.once('close', code => {
+      if (!opened) this.failed({ message: failure || `code ${code}`, status });
+    });
+  }
+
+  private get pingIntervalMs(): number {
+    return this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  }
+
+  private opened(create: (onEnd: (ending: Ending) => void) => Link): void {
+    const openedAt = Date.now();
+    const link: Link = create(ending => this.closed(link, openedAt, ending));
+    if (this.stopped) {
+      // stop() came while the handshake was in flight.
+      void link.close();
+      return;
+    }
+    this.link = link;
+    this.refusals = 0;
+    this.log('tunnel connected');
+    this.emit('connected');
+  }
+
+  /** A tunnel that was up went down. */
+  private closed(link: Link, openedAt: number, { code, reason, failure }: Ending): void {
+    if (this.link === link) this.link = undefined;
+    this.emit('disconnected', reason || failure || `code ${code}`);
+    if (this.stopped) return;
+    if (code === CLOSE_REPLACED) {
+      this.end('replaced', 'another agent connected for this session');
+      return;
+    }
+    if (isFinalCloseCode(code)) {
+      this.end('session-ended', reason || 'the session ended');
+      return;
+    }
+    if (Date.now() - openedAt > 10_000) this.attempt = 0;
+    const why = failure || (reason ? `${reason}, code ${code}` : '');
+    this.retry(`tunnel lost (${why || (code === 1006 ? 'connection dropped' : `code ${code}`)})`);
+  }
+
+  /** A connection attempt failed before the tunnel was up. */
+  private failed({ message, status }: Failure): void {
+    if (this.stopped) return;
+    if (status === 401 || status === 403) {
+      const refused = `the proxy refused this session's secret (HTTP ${status})`;
+      if (++this.refusals >= (this.options.maxRefusals ?? 5)) {
+        this.end('refused', refused);
         return;
       }
-      if (code === CLOSE_REPLACED) {
-        this.end('replaced', 'another agent connected for this session');
-        return;
-      }
-      if (openedAt > 0 && Date.now() - openedAt > 10_000) this.attempt = 0;
-      const status = /Unexpected server response: (\d+)/.exec(failure)?.[1];
-      if (status === '401' || status === '403') {
-        this.refusals++;
-        if (this.refusals >= (this.options.maxRefusals ?? 5)) {
-          this.end('refused', `the proxy refused this session's secret (HTTP ${status})`);
-          return;
-        }
-      }
-      const what = openedAt > 0 ? 'tunnel lost' : 'tunnel connection failed';
-      this.retry(`${what} (${describeClose(code, reason, failure)})`);
-    });
+      this.retry(`tunnel connection failed (${refused})`);
+      return;
+    }
+    const why = status ? `the proxy server answered HTTP ${status}` : message;
+    this.retry(`tunnel connection failed (${why})`);
   }
 
   private end(reason: EndReason, detail: string): void {
@@ -418,12 +561,101 @@ function maskingNeeded(target: URL): boolean {
   return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
 }
 
-function describeClose(code: number, reason: string, failure: string): string {
-  const status = Number(/Unexpected server response: (\d+)/.exec(failure)?.[1]);
-  if (status === 401 || status === 403)
-    return `the proxy refused this session's secret (HTTP ${status})`;
-  if (status) return `the proxy server answered HTTP ${status}`;
-  if (failure) return failure;
-  if (reason) return `${reason}, code ${code}`;
-  return code === 1006 ? 'connection dropped' : `code ${code}`;
+/** HTTP/2 directly on the socket; close codes arrive as GOAWAY debug data. */
+function rawLink(
+  socket: net.Socket,
+  session: http2.ServerHttp2Session,
+  pingIntervalMs: number,
+  onEnd: (ending: Ending) => void
+): Link {
+  let told: { code: number; reason: string } | undefined;
+  let failure = '';
+  let alive = true;
+  session.on('goaway', (_code, _lastStreamId, data?: Buffer) => {
+    told ??= parseGoawayData(data);
+  });
+  session.on('ping', () => (alive = true));
+  socket.on('error', err => (failure ||= err.message));
+  const pinger = setInterval(() => {
+    if (!alive) {
+      failure = 'no answer to ping';
+      socket.destroy();
+      return;
+    }
+    alive = false;
+    try {
+      session.ping(err => {
+        if (!err) alive = true;
+      });
+    } catch {
+      // The session is closing; 'close' follows.
+    }
+  }, pingIntervalMs);
+  socket.once('close', () => {
+    clearInterval(pinger);
+    onEnd({ code: told?.code ?? 1006, reason: told?.reason ?? '', failure: told ? '' : failure });
+  });
+  return {
+    get open() {
+      return !socket.destroyed && !session.closed;
+    },
+    close() {
+      return new Promise<void>(resolve => {
+        if (socket.destroyed) return resolve();
+        socket.once('close', () => resolve());
+        // Sends GOAWAY, then ends the socket.
+        session.destroy();
+        setTimeout(() => {
+          socket.destroy();
+          resolve();
+        }, 2_000).unref();
+      });
+    }
+  };
+}
+
+/** HTTP/2 over a WebSocket's binary messages; close codes are the WebSocket's. */
+function webSocketLink(
+  ws: WebSocket,
+  pingIntervalMs: number,
+  onEnd: (ending: Ending) => void
+): Link {
+  let failure = '';
+  let alive = true;
+  const markAlive = (): void => {
+    alive = true;
+  };
+  ws.on('pong', markAlive);
+  ws.on('ping', markAlive);
+  ws.on('message', markAlive);
+  ws.on('error', err => (failure ||= err.message));
+  const pinger = setInterval(() => {
+    if (!alive) {
+      failure = 'no answer to ping';
+      ws.terminate();
+      return;
+    }
+    alive = false;
+    ws.ping();
+  }, pingIntervalMs);
+  ws.once('close', (code, reason) => {
+    clearInterval(pinger);
+    onEnd({ code, reason: reason.toString(), failure });
+  });
+  return {
+    get open() {
+      return ws.readyState === WebSocket.OPEN;
+    },
+    close() {
+      return new Promise<void>(resolve => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+        ws.close(1000, 'agent stopping');
+        setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 2_000).unref();
+      });
+    }
+  };
 }

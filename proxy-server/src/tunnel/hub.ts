@@ -17,6 +17,8 @@ import {
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
+  TUNNEL_UPGRADE,
+  goawayData,
   isValidSessionId
 } from './protocol.js';
 import {
@@ -42,7 +44,7 @@ export interface TunnelHubOptions {
   pingIntervalMs?: number;
 }
 
-const { NGHTTP2_CANCEL } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 /** How long a new agent connection may take to finish the HTTP/2 handshake. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -52,7 +54,11 @@ interface Metrics {
   bytes: Counter<'direction'>;
   refused: Counter<'reason'>;
   reconnects: Counter;
+  connections: Counter<'transport'>;
 }
+
+/** How an agent is connected: HTTP/2 directly on its socket, or over a WebSocket on it. */
+type Link = { kind: 'raw' } | { kind: 'websocket'; ws: WebSocket };
 
 class Tunnel {
   readonly session: http2.ClientHttp2Session;
@@ -64,13 +70,14 @@ class Tunnel {
 
   constructor(
     readonly sessionId: string,
-    readonly ws: WebSocket,
-    private readonly socket: Socket,
+    readonly link: Link,
+    /** The agent's TCP (or TLS) connection. */
+    readonly socket: Socket,
     settings: { maxHeaderBytes: number }
   ) {
-    const duplex = webSocketDuplex(ws);
+    const transport = link.kind === 'raw' ? socket : webSocketDuplex(link.ws);
     this.session = http2.connect('http://interlink-agent', {
-      createConnection: () => duplex,
+      createConnection: () => transport,
       settings: {
         enablePush: false,
         initialWindowSize: STREAM_WINDOW_BYTES,
@@ -79,6 +86,10 @@ class Tunnel {
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       maxHeaderListPairs: 256
     });
+    if (link.kind === 'websocket') {
+      link.ws.on('pong', () => (this.alive = true));
+      link.ws.on('message', () => (this.alive = true));
+    }
   }
 
   /** Bytes on the agent's TCP connection since the last call (counted at scrape and at close). */
@@ -90,16 +101,48 @@ class Tunnel {
     return { read, written };
   }
 
+  ping(): void {
+    this.alive = false;
+    if (this.link.kind === 'websocket') {
+      this.link.ws.ping();
+      return;
+    }
+    try {
+      this.session.ping(err => {
+        if (!err) this.alive = true;
+      });
+    } catch {
+      // The session is closing; the next round terminates it.
+    }
+  }
+
+  /** Cut the connection without a word, as for a dead peer. */
+  terminate(): void {
+    if (this.link.kind === 'websocket') this.link.ws.terminate();
+    else this.socket.destroy();
+  }
+
+  /** Tell the agent why (a close code from protocol.ts) and close. */
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
     this.ready = false;
-    if (!this.session.destroyed) this.session.destroy();
-    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
-      this.ws.close(code, reason);
-      // A peer that never answers the close handshake is cut off.
-      setTimeout(() => this.ws.terminate(), 5_000).unref();
+    if (this.link.kind === 'raw') {
+      try {
+        if (!this.session.destroyed)
+          this.session.goaway(NGHTTP2_NO_ERROR, 0, goawayData(code, reason));
+      } catch {
+        // Nothing can be sent any more; destroying is all that is left.
+      }
+      // Sends what is queued (the GOAWAY), then ends the socket.
+      this.session.destroy();
+    } else {
+      if (!this.session.destroyed) this.session.destroy();
+      const ws = this.link.ws;
+      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
     }
+    // A peer that never finishes closing is cut off.
+    setTimeout(() => this.terminate(), 5_000).unref();
   }
 }
 
@@ -190,6 +233,12 @@ export class TunnelHub extends EventEmitter<{
         name: 'interlink_tunnel_reconnects_total',
         help: 'Agent tunnel connections for a session that had connected before',
         registers
+      }),
+      connections: new Counter({
+        name: 'interlink_tunnel_connections_total',
+        help: 'Agent tunnel connections accepted, by transport (raw: HTTP/2 on the connection; websocket: the fallback through middleboxes)',
+        labelNames: ['transport'],
+        registers
       })
     };
   }
@@ -240,28 +289,51 @@ export class TunnelHub extends EventEmitter<{
       refuse(403, 'bad_secret', 'The secret is not valid for this session.', sessionId);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, ws => this.attach(sessionId, ws, req));
-  }
-
-  private attach(sessionId: string, ws: WebSocket, req: IncomingMessage): void {
-    // The session may have been revoked while the handshake was in flight.
-    if (this.revoked.has(sessionId) || this.closing) {
-      ws.close(CLOSE_SESSION_ENDED, 'session ended');
+    if ((headerValue(req, 'upgrade') ?? '').toLowerCase() === TUNNEL_UPGRADE) {
+      // HTTP/2 directly on the connection. Bytes the agent sent after its request are handed
+      // back to the socket, where node:http2 looks for them before reading natively.
+      if (head.length > 0) socket.unshift(head);
+      // HTTP/2 takes the socket over only once the 101 is written: over TLS, node would route
+      // that write's completion to the HTTP/2 session, which aborts on a write it did not make.
+      socket.write(
+        responseHead(101, 'Switching Protocols', {
+          Connection: 'Upgrade',
+          Upgrade: TUNNEL_UPGRADE
+        }),
+        err => {
+          if (!err && !socket.destroyed) this.attach(sessionId, { kind: 'raw' }, req);
+        }
+      );
       return;
     }
+    this.wss.handleUpgrade(req, socket, head, ws =>
+      this.attach(sessionId, { kind: 'websocket', ws }, req)
+    );
+  }
+
+  private attach(sessionId: string, link: Link, req: IncomingMessage): void {
     const socket = req.socket;
     socket.setNoDelay(true);
-    const tunnel = new Tunnel(sessionId, ws, socket, { maxHeaderBytes: this.maxHeaderBytes });
+    const tunnel = new Tunnel(sessionId, link, socket, { maxHeaderBytes: this.maxHeaderBytes });
+    // The session may have been revoked while the handshake was in flight.
+    if (this.revoked.has(sessionId) || this.closing) {
+      tunnel.close(CLOSE_SESSION_ENDED, 'session ended');
+      return;
+    }
     const previous = this.tunnels.get(sessionId);
     if (previous) {
       this.log.info({ sessionId }, 'tunnel replaced by a newer connection');
       previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
       this.finish(previous);
     }
+    this.metrics.connections.inc({ transport: link.kind });
     if (this.seen.has(sessionId)) this.metrics.reconnects.inc();
     this.seen.add(sessionId);
     this.tunnels.set(sessionId, tunnel);
-    this.log.info({ sessionId, remote: socket.remoteAddress }, 'tunnel connecting');
+    this.log.info(
+      { sessionId, remote: socket.remoteAddress, transport: link.kind },
+      'tunnel connecting'
+    );
 
     const handshake = setTimeout(() => {
       this.log.warn({ sessionId }, 'tunnel handshake timed out');
@@ -269,17 +341,17 @@ export class TunnelHub extends EventEmitter<{
     }, HANDSHAKE_TIMEOUT_MS);
     handshake.unref();
 
-    ws.on('pong', () => (tunnel.alive = true));
-    ws.on('message', () => (tunnel.alive = true));
-    ws.on('close', code => {
+    socket.once('close', () => {
       clearTimeout(handshake);
-      this.log.info({ sessionId, code }, 'tunnel closed');
-      tunnel.close(code, '');
+      if (!tunnel.closed) this.log.info({ sessionId }, 'tunnel closed');
+      tunnel.close(1000, '');
       this.finish(tunnel);
     });
-    ws.on('error', err => {
-      this.log.warn({ sessionId, err: err.message }, 'tunnel WebSocket error');
-    });
+    if (link.kind === 'websocket') {
+      link.ws.on('error', err => {
+        this.log.warn({ sessionId, err: err.message }, 'tunnel WebSocket error');
+      });
+    }
 
     const session = tunnel.session;
     session.on('error', err => {
@@ -330,11 +402,10 @@ export class TunnelHub extends EventEmitter<{
     for (const tunnel of this.tunnels.values()) {
       if (!tunnel.alive) {
         this.log.warn({ sessionId: tunnel.sessionId }, 'tunnel missed a ping; dropping it');
-        tunnel.ws.terminate();
+        tunnel.terminate();
         continue;
       }
-      tunnel.alive = false;
-      tunnel.ws.ping();
+      tunnel.ping();
     }
   }
 
@@ -518,11 +589,11 @@ export class TunnelHub extends EventEmitter<{
     const closed = [...this.tunnels.values()].map(
       t =>
         new Promise<void>(resolve => {
-          if (t.ws.readyState === t.ws.CLOSED) return resolve();
-          t.ws.once('close', () => resolve());
+          if (t.socket.destroyed) return resolve();
+          t.socket.once('close', () => resolve());
           t.close(1001, 'proxy shutting down');
           setTimeout(() => {
-            t.ws.terminate();
+            t.terminate();
             resolve();
           }, 2_000).unref();
         })

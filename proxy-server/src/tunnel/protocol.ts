@@ -1,9 +1,21 @@
-// What the proxy (hub) and the agent agree on. The tunnel is HTTP/2 carried over the byte stream
-// of one WebSocket: the proxy is the HTTP/2 client, the agent the HTTP/2 server. Browser HTTP
-// requests become ordinary HTTP/2 requests; browser WebSockets become RFC 8441 extended CONNECT
-// streams (`:protocol: websocket`) whose bytes are the WebSocket frames, relayed end to end.
+// What the proxy (hub) and the agent agree on. The tunnel is HTTP/2 between the proxy (client) and
+// the agent (server). Browser HTTP requests become ordinary HTTP/2 requests; browser WebSockets
+// become RFC 8441 extended CONNECT streams (`:protocol: websocket`) whose bytes are the WebSocket
+// frames, relayed end to end.
+//
+// The agent opens the tunnel with an authenticated HTTP/1.1 Upgrade to {base}/tunnel. It asks first
+// for TUNNEL_UPGRADE: after the 101 both sides run HTTP/2 directly on the TCP (or TLS) connection,
+// which node:http2 drives natively. Where that upgrade is declined (an older proxy, or a middlebox
+// such as configurable-http-proxy that passes only WebSocket upgrades) the agent upgrades to a
+// WebSocket instead and HTTP/2 runs over its binary messages.
 
-/** WebSocket close codes the proxy sends to an agent. 4000-4099: do not reconnect. */
+/** The Upgrade token for HTTP/2 directly on the upgraded connection. */
+export const TUNNEL_UPGRADE = 'interlink-h2';
+
+/**
+ * Close codes the proxy sends to an agent: as the WebSocket close code, or on a raw HTTP/2 tunnel
+ * as the debug data of a GOAWAY frame (see goawayData). 4000-4099: do not reconnect.
+ */
 export const CLOSE_SESSION_ENDED = 4000;
 /** A newer connection for the same session took over; this agent instance should stop. */
 export const CLOSE_REPLACED = 4001;
@@ -14,7 +26,23 @@ export function isFinalCloseCode(code: number): boolean {
   return code >= 4000 && code < 4100;
 }
 
+/** GOAWAY debug data carrying a close code and its reason, e.g. "4001 replaced". */
+export function goawayData(code: number, reason: string): Buffer {
+  return Buffer.from(`${code} ${reason}`.slice(0, 120));
+}
+
+/** The close code and reason in GOAWAY debug data, if it holds one. */
+export function parseGoawayData(
+  data: Buffer | undefined
+): { code: number; reason: string } | undefined {
+  const m = /^(\d{4}) ?([\x20-\x7e]*)$/.exec(data?.toString('latin1') ?? '');
+  return m ? { code: Number(m[1]), reason: m[2] } : undefined;
+}
+
 export const SESSION_HEADER = 'x-interlink-session';
+
+/** Time for the tunnel handshake, from the upgrade request to the peer's HTTP/2 SETTINGS. */
+export const HANDSHAKE_TIMEOUT_MS = 15_000;
 
 /** Largest WebSocket message either side accepts. Writers batch to at most BATCH_BYTES. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024;

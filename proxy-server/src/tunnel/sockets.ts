@@ -12,8 +12,9 @@ export const RELAY_BUFFER_BYTES = 256 * 1024;
 
 /**
  * Like `src.pipe(dst)`, with two differences that matter for throughput. Chunks that arrive in
- * one tick go out in one write (HTTP/2 hands data over in 16 KiB frames; a syscall each would
- * dominate the CPU time). And the source is paused only when the destination holds more than
+ * one turn of the event loop go out in one write: HTTP/2 hands data over in 16 KiB frames, each
+ * in its own callback (so a nextTick would flush every frame alone), and a syscall per frame
+ * would dominate the CPU time. And the source is paused only when the destination holds more than
  * RELAY_BUFFER_BYTES, not at its 16 KiB high-water mark, which would stop and restart the
  * stream for every frame. Memory stays bounded all the same.
  */
@@ -28,7 +29,7 @@ export function relay(src: Readable, dst: Writable): void {
     if (!scheduled) {
       scheduled = true;
       dst.cork();
-      process.nextTick(flush);
+      setImmediate(flush);
     }
     dst.write(chunk);
     if (dst.writableLength >= RELAY_BUFFER_BYTES) src.pause();
