@@ -48,7 +48,7 @@ write_config() {
   cpus=$(nproc); [ "$cpus" -gt 4 ] && cpus=4
   # half of this machine's memory, in MB: a node claiming more than it has is drained
   mem=$(awk '/MemTotal/ {print int($2 / 1024 / 2)}' /proc/meminfo)
-  cat >"$CONF" <<EOF
+  cat >"$CONF.new" <<EOF
 $MARK
 ClusterName=interlink-local
 SlurmctldHost=$HOST(127.0.0.1)
@@ -67,7 +67,11 @@ SlurmctldLogFile=$D/log/slurmctld.log
 SlurmdLogFile=$D/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
+# no cgroups here: this is what stops a job going over its --mem (sampled every second, PSS so
+# shared pages count once); the job ends FAILED with "Exceeded job memory limit" in its output
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherParams=OverMemoryKill,UsePss
+JobAcctGatherFrequency=task=1
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -83,6 +87,7 @@ InactiveLimit=0
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
+  if cmp -s "$CONF.new" "$CONF"; then rm -f "$CONF.new"; else mv "$CONF.new" "$CONF"; CHANGED=1; fi
   cat >"$D/etc/gres.conf" <<EOF
 AutoDetect=off
 NodeName=$HOST Name=gpu File=$D/gpu/nvidia[0-1]
@@ -110,6 +115,11 @@ start() {
     rm -f "$D/run/munge.socket"*
     munged --key-file="$D/munge/munge.key" --socket="$D/run/munge.socket" \
       --pid-file="$D/run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/seed" --force
+  fi
+  # daemons started with an older config: restart them (jobs and their state survive)
+  if [ "${CHANGED:-0}" = 1 ]; then
+    stop_pid "$D/run/slurmd.pid"
+    stop_pid "$D/run/slurmctld.pid"
   fi
   alive "$D/run/slurmctld.pid" || slurmctld -f "$CONF"
   alive "$D/run/slurmd.pid" || slurmd -f "$CONF"
