@@ -192,7 +192,7 @@ describe('public contract on the local site', () => {
     await events.return(undefined);
   });
 
-  it('keeps a failed launch listed with its reason', async () => {
+  it('keeps a failed launch listed with its reason, in the job’s own words', async () => {
     const res = await fetch(
       `${api}/sessions`,
       as(ALICE, {
@@ -214,7 +214,7 @@ describe('public contract on the local site', () => {
       await new Promise(r => setTimeout(r, 100));
     }
     assert.equal(session?.state, 'failed');
-    assert.match(session?.reason ?? '', /exit code 3/);
+    assert.equal(session?.reason, 'exit code 3: about to fail', 'the log’s last line says why');
     assert.equal(session?.exitCode, 3);
     assert.match(
       await (await fetch(`${api}/sessions/${id}/logs`, as(ALICE))).text(),
