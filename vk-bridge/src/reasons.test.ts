@@ -18,6 +18,9 @@ test('reasons: the last non-empty line, without colours, bounded', () => {
     'ModuleNotFoundError: x'
   );
   assert.equal(lastLine('\x1b[31mError:\x1b[0m disk full\r\n'), 'Error: disk full');
+  // a closing line that only repeats the exit code (the agent's, the batch script's) is passed over
+  assert.equal(lastLine('about to fail\njob exited with code 3\n'), 'about to fail');
+  assert.equal(lastLine('no input\ninit container setup: exit code 2\n'), 'no input');
   assert.equal(lastLine(''), undefined);
   const long = lastLine(`${'word '.repeat(200)}\n`)!;
   assert.equal(long.length, MAX_REASON_LINE);

@@ -39,12 +39,16 @@ export function redactSecrets(text: string, known: string[] = []): string {
   return out.replace(RANDOM_RUN, run => (looksRandom(run) ? REDACTED : run));
 }
 
-/** The last non-empty line of a log text, cleaned, redacted and bounded. */
+// "job exited with code 3", "init container setup: exit code 3": the reason says that already
+const RESTATES_EXIT =
+  /^[\w\s:.-]{0,60}?\b((exited|finished|ended) with (exit )?(code|status)|exit code) \d+\.?$/i;
+
+/** The last non-empty line of a log text that says more than the exit code, cleaned, redacted, bounded. */
 export function lastLine(text: string, known: string[] = []): string | undefined {
   const lines = text.replace(CONTROL, '').split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
     const line = lines[i].trim();
-    if (!line) continue;
+    if (!line || RESTATES_EXIT.test(line)) continue;
     const clean = redactSecrets(line, known);
     return clean.length > MAX_REASON_LINE ? `${clean.slice(0, MAX_REASON_LINE - 1)}…` : clean;
   }
