@@ -48,7 +48,7 @@ write_config() {
   cpus=$(nproc); [ "$cpus" -gt 4 ] && cpus=4
   # half of this machine's memory, in MB: a node claiming more than it has is drained
   mem=$(awk '/MemTotal/ {print int($2 / 1024 / 2)}' /proc/meminfo)
-  cat >"$CONF.new" <<EOF
+  cat >"$CONF" <<EOF
 $MARK
 ClusterName=interlink-local
 SlurmctldHost=$HOST(127.0.0.1)
@@ -87,7 +87,6 @@ InactiveLimit=0
 NodeName=$HOST NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem Gres=gpu:2 State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 EOF
-  if cmp -s "$CONF.new" "$CONF"; then rm -f "$CONF.new"; else mv "$CONF.new" "$CONF"; CHANGED=1; fi
   cat >"$D/etc/gres.conf" <<EOF
 AutoDetect=off
 NodeName=$HOST Name=gpu File=$D/gpu/nvidia[0-1]
@@ -116,8 +115,13 @@ start() {
     munged --key-file="$D/munge/munge.key" --socket="$D/run/munge.socket" \
       --pid-file="$D/run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/seed" --force
   fi
-  # daemons started with an older config: restart them (jobs and their state survive)
-  if [ "${CHANGED:-0}" = 1 ]; then
+  # Daemons started with another config (an older copy of this script): restart them once (jobs
+  # and their state survive). Compared with what they were started with, not with the file, which
+  # an older copy may have rewritten since without touching the daemons.
+  local want
+  want=$(sha256sum "$CONF" | cut -d' ' -f1)
+  if alive "$D/run/slurmctld.pid" &&
+    [ "$(cat "$D/run/config.sha256" 2>/dev/null)" != "$want $(cat "$D/run/slurmctld.pid")" ]; then
     stop_pid "$D/run/slurmd.pid"
     stop_pid "$D/run/slurmctld.pid"
   fi
@@ -132,6 +136,8 @@ start() {
     esac
     sleep 0.1
   done
+  # up by now, so slurmctld has written its pid file
+  echo "$want $(cat "$D/run/slurmctld.pid")" >"$D/run/config.sha256"
   case "$state" in
     idle*|mixed*|allocated*) echo "slurm: up ($HOST $state), SLURM_CONF=$CONF" ;;
     *) echo "slurm: node $HOST is '$state'; see $D/log/" >&2; exit 1 ;;
