@@ -234,6 +234,7 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
   private readonly env: Record<string, string>;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
+  private lastPollStart = -Infinity;
   private closed = false;
 
   constructor(
@@ -439,14 +440,19 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
     await this.polling;
   }
 
+  /** Polls start one interval apart (not an interval after the last one ended), so a change waits at most an interval plus one squeue. */
   private schedule(): void {
     if (this.closed || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.poll().finally(() => {
-        if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
-      });
-    }, this.interval);
+    const since = performance.now() - this.lastPollStart;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.poll().finally(() => {
+          if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
+        });
+      },
+      Math.max(0, this.interval - since)
+    );
   }
 
   /** One squeue for every live session of the site. */
@@ -465,6 +471,7 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
     this.stats.polls++;
     this.stats.squeue++;
     const t0 = performance.now();
+    this.lastPollStart = t0;
     try {
       await this.pollJobs(live);
     } finally {
