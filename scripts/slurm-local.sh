@@ -67,7 +67,11 @@ SlurmctldLogFile=$D/log/slurmctld.log
 SlurmdLogFile=$D/log/slurmd.log
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
+# no cgroups here: this is what stops a job going over its --mem (sampled every second, PSS so
+# shared pages count once); the job ends FAILED with "Exceeded job memory limit" in its output
+JobAcctGatherType=jobacct_gather/linux
+JobAcctGatherParams=OverMemoryKill,UsePss
+JobAcctGatherFrequency=task=1
 AccountingStorageType=accounting_storage/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_Core_Memory
@@ -111,6 +115,16 @@ start() {
     munged --key-file="$D/munge/munge.key" --socket="$D/run/munge.socket" \
       --pid-file="$D/run/munged.pid" --log-file="$D/log/munged.log" --seed-file="$D/munge/seed" --force
   fi
+  # Daemons started with another config (an older copy of this script): restart them once (jobs
+  # and their state survive). Compared with what they were started with, not with the file, which
+  # an older copy may have rewritten since without touching the daemons.
+  local want
+  want=$(sha256sum "$CONF" | cut -d' ' -f1)
+  if alive "$D/run/slurmctld.pid" &&
+    [ "$(cat "$D/run/config.sha256" 2>/dev/null)" != "$want $(cat "$D/run/slurmctld.pid")" ]; then
+    stop_pid "$D/run/slurmd.pid"
+    stop_pid "$D/run/slurmctld.pid"
+  fi
   alive "$D/run/slurmctld.pid" || slurmctld -f "$CONF"
   alive "$D/run/slurmd.pid" || slurmd -f "$CONF"
   local i state=""
@@ -122,6 +136,8 @@ start() {
     esac
     sleep 0.1
   done
+  # up by now, so slurmctld has written its pid file
+  echo "$want $(cat "$D/run/slurmctld.pid")" >"$D/run/config.sha256"
   case "$state" in
     idle*|mixed*|allocated*) echo "slurm: up ($HOST $state), SLURM_CONF=$CONF" ;;
     *) echo "slurm: node $HOST is '$state'; see $D/log/" >&2; exit 1 ;;

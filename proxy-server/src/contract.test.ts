@@ -209,7 +209,7 @@ describe('public contract on the local site', () => {
     await events.return(undefined);
   });
 
-  it('keeps a failed launch listed with its reason', async () => {
+  it('keeps a failed launch listed with its reason, in the job’s own words', async () => {
     const res = await fetch(
       `${api}/sessions`,
       as(ALICE, {
@@ -226,7 +226,7 @@ describe('public contract on the local site', () => {
     const { id } = (await res.json()) as Session;
     const session = await settled(id);
     assert.equal(session?.state, 'failed');
-    assert.match(session?.reason ?? '', /exit code 3/);
+    assert.equal(session?.reason, 'exit code 3: about to fail', 'the log’s last line says why');
     assert.equal(session?.exitCode, 3);
     assert.match(
       await (await fetch(`${api}/sessions/${id}/logs`, as(ALICE))).text(),

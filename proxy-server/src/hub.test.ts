@@ -11,52 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import WebSocket from 'ws';
+import { join } from 'node:path';
 import type { Session } from '@jupyterlab-interlink/contract';
 import { ANNOTATIONS, defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
+import { FakeApiServer } from '@jupyterlab-interlink/vk-bridge/testing';
 import { hubAvailable, startHub, type RunningHub } from './testing/jupyterhub.js';
 import { KernelChannel, startKernel } from './testing/kernel-client.js';
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** What this test uses of vk-bridge's fake Kubernetes API server (a test helper, not exported). */
-interface FakeApiServer {
-  kubeConfig(namespace?: string): { exportConfig(): string };
-  list(
-    kind: 'pods',
-    namespace: string
-  ): {
-    metadata?: { annotations?: Record<string, string> };
-  }[];
-  close(): Promise<void>;
-}
-
-async function startFakeApiServer(): Promise<FakeApiServer> {
-  const url = pathToFileURL(join(REPO, 'vk-bridge', 'dist', 'testing', 'fake-apiserver.js'));
-  const { FakeApiServer } = (await import(url.href)) as {
-    FakeApiServer: { start(): Promise<FakeApiServer> };
-  };
-  return FakeApiServer.start();
-}
-
-/** Status of a WebSocket upgrade: 101 when accepted, else the HTTP status it was refused with. */
-function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
-  return new Promise((resolveStatus, reject) => {
-    const ws = new WebSocket(url, { headers, handshakeTimeout: 15_000 });
-    ws.once('open', () => {
-      ws.close();
-      resolveStatus(101);
-    });
-    ws.once('unexpected-response', (_req, res) => {
-      res.resume();
-      ws.terminate();
-      resolveStatus(res.statusCode ?? 0);
-    });
-    ws.once('error', reject);
-  });
-}
+import { upgradeStatus } from './testing/upgrade.js';
 
 /** Just enough of a browser's cookie handling for one host: names and values, no paths. */
 class CookieJar {
@@ -124,7 +85,7 @@ describe(
     before(
       async () => {
         scratch = await mkdtemp(join(tmpdir(), 'interlink-hub-test-'));
-        fake = await startFakeApiServer();
+        fake = await FakeApiServer.start();
         const kubeconfig = join(scratch, 'kubeconfig.json');
         await writeFile(kubeconfig, fake.kubeConfig('hpc').exportConfig());
         hub = await startHub({

@@ -113,17 +113,18 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     upstream: options.upstream,
     allowedOrigins: options.allowedOrigins
   });
+  sessions.onEnded = id => tunnels.revoke(id);
+  tunnels.on('up', id => sessions.onTunnel(id, true));
+  tunnels.on('down', id => sessions.onTunnel(id, false));
+  // Re-adopt before listening: after a restart, an agent that redials at once must find its
+  // session (a refused secret counts towards the agent giving up), and a user their list.
+  await sessions.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => resolve());
   });
   port = (server.address() as AddressInfo).port;
   const url = `http://${urlHost}:${port}`;
-
-  sessions.onEnded = id => tunnels.revoke(id);
-  tunnels.on('up', id => sessions.onTunnel(id, true));
-  tunnels.on('down', id => sessions.onTunnel(id, false));
-  await sessions.start();
   logger.info(
     { url: `${url}${basePath}/`, sites: options.sites.map(s => s.id) },
     'proxy server listening'
@@ -137,9 +138,12 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     tunnels,
     server,
     async close() {
+      // Agents' tunnels are upgraded sockets the HTTP server still counts: close() would wait
+      // for them forever, so they are closed (1001, agents redial) before waiting on it.
+      const closed = new Promise<void>(resolve => server.close(() => resolve()));
       server.closeAllConnections?.();
-      await new Promise<void>(resolve => server.close(() => resolve()));
       await tunnels.close();
+      await closed;
       await sessions.close();
     }
   };

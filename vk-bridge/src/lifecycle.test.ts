@@ -22,6 +22,8 @@ interface Harness {
   name: string;
   /** the backend shows a queue this test can observe */
   queues: boolean;
+  /** a failure's reason carries the job log's last line */
+  logLine: boolean;
   setup(dir: string): Promise<{ driver: Driver; site: SiteConfig; teardown(): Promise<void> }>;
 }
 
@@ -29,6 +31,7 @@ const harnesses: Harness[] = [
   {
     name: 'local',
     queues: false,
+    logLine: true,
     async setup(dir) {
       const site = testSite({ id: 'here', driver: 'local' });
       const driver = createDriver(site, { stateDir: dir });
@@ -38,6 +41,7 @@ const harnesses: Harness[] = [
   {
     name: 'slurm',
     queues: false,
+    logLine: true,
     async setup(dir) {
       execFileSync('bash', [join(repo, 'scripts/slurm-local.sh'), 'start'], {
         stdio: 'ignore',
@@ -63,6 +67,7 @@ const harnesses: Harness[] = [
   {
     name: 'kubernetes',
     queues: true,
+    logLine: true,
     async setup(dir) {
       const api = await FakeApiServer.start();
       const site = testSite({
@@ -88,6 +93,8 @@ const harnesses: Harness[] = [
   {
     name: 'interlink',
     queues: true,
+    // interLink's /status carries no log text
+    logLine: false,
     async setup(dir) {
       const remote = await FakeInterlink.start(testSite(), join(dir, 'remote'));
       remote.holdMs = 500;
@@ -166,24 +173,45 @@ for (const h of harnesses) {
       if (h.queues) assert.ok(phases.includes('queued'), phases.join(' → '));
     });
 
-    test('a command that exits 1 → failed, exit code as reason', async () => {
+    /** Runs `code` in Python, resolves with how it ended. */
+    async function failing(code: string) {
       const { driver, site } = env;
-      const { bundle, spec } = launch(site, [
-        PYTHON,
-        '-c',
-        'import sys; print("bye"); sys.exit(1)'
-      ]);
-      const failed = waitForStatus(
+      const { bundle, spec, secret } = launch(site, [PYTHON, '-c', code]);
+      const ended = waitForStatus(
         driver,
         spec.sessionId,
         s => s.phase === 'failed' || s.phase === 'succeeded',
         30000
       );
       await driver.create(bundle);
-      const s = await failed;
-      assert.deepEqual([s.phase, s.reason, s.exitCode], ['failed', 'exit code 1', 1]);
-      assert.match(await readAll(await driver.logs(spec.sessionId)), /bye/);
+      const status = await ended;
+      const log = await readAll(await driver.logs(spec.sessionId));
       await driver.delete(spec.sessionId);
+      return { status, log, secret };
+    }
+
+    test('a command that exits 1 → failed, exit code and the log’s last line as reason', async () => {
+      const { status, log } = await failing('print("bye", flush=True); import torch');
+      assert.match(log, /bye/);
+      assert.equal(status.exitCode, 1);
+      assert.equal(
+        status.reason,
+        h.logLine ? "exit code 1: ModuleNotFoundError: No module named 'torch'" : 'exit code 1'
+      );
+    });
+
+    test('a reason never shows the secret, and stays short', async () => {
+      const { status, log, secret } = await failing(
+        'import os, sys; s = open(os.environ["INTERLINK_SECRET_FILE"]).read(); ' +
+          'print("x" * 5000); print("the secret is", s); sys.exit(2)'
+      );
+      assert.ok(log.includes(secret), 'the job did print it');
+      assert.match(
+        status.reason!,
+        h.logLine ? /^exit code 2: the secret is \[redacted\]$/ : /^exit code 2$/
+      );
+      const long = await failing('import sys; print("y" * 5000); sys.exit(3)');
+      assert.ok(long.status.reason!.length <= 200, long.status.reason);
     });
 
     test('walltime reached → expired', async () => {

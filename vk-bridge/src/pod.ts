@@ -182,7 +182,9 @@ export function buildPod(spec: LaunchSpec): PodBundle {
     command: [...spec.agent.command],
     env: envVars,
     resources: { requests: { ...quantities }, limits: { ...quantities } },
-    volumeMounts: [{ name: SECRET_VOLUME, mountPath: SECRET_MOUNT, readOnly: true }]
+    volumeMounts: [{ name: SECRET_VOLUME, mountPath: SECRET_MOUNT, readOnly: true }],
+    // a failed container's status then carries the end of its log: the reason a user reads
+    terminationMessagePolicy: 'FallbackToLogsOnError'
   };
 
   const secret: V1Secret = {

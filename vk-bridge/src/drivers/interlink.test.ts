@@ -75,9 +75,12 @@ test('interlink: container states map to ours as the Virtual Kubelet derives the
   });
   assert.deepEqual([to.phase, to.reason, to.expired], ['failed', 'SlurmJobTimeout', true]);
   assert.equal(
-    interlinkToStatus({ containers: [c({ terminated: { exitCode: 137, reason: 'OOMKilled' } })] })
-      .reason,
-    'OOMKilled'
+    interlinkToStatus(
+      { containers: [c({ terminated: { exitCode: 137, reason: 'OOMKilled' } })] },
+      'interlink-x',
+      '2Gi'
+    ).reason,
+    'out of memory: the job used more than its 2 GiB'
   );
   assert.equal(
     interlinkToStatus({

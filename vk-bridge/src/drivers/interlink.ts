@@ -18,7 +18,8 @@ import type { Readable } from 'node:stream';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
-import { AGENT_CONTAINER } from '../pod.js';
+import { AGENT_CONTAINER, memoryBytes } from '../pod.js';
+import { outOfMemoryReason } from '../reasons.js';
 import type {
   BackendStatus,
   Driver,
@@ -60,7 +61,12 @@ const FINAL = new Set(['succeeded', 'failed', 'gone']);
 const EXPIRED_REASONS = new Set(['SlurmJobTimeout', 'DeadlineExceeded']);
 
 /** Container states → our phase, the way the Virtual Kubelet derives the pod phase from them. */
-export function interlinkToStatus(ps: InterlinkPodStatus, podName?: string): BackendStatus {
+export function interlinkToStatus(
+  ps: InterlinkPodStatus,
+  podName?: string,
+  /** the pod's memory limit, for an OOMKilled reason in words */
+  memoryLimit?: string
+): BackendStatus {
   const backendId = ps.JID || podName;
   for (const c of ps.initContainers ?? []) {
     const t = c.state?.terminated;
@@ -91,7 +97,10 @@ export function interlinkToStatus(ps: InterlinkPodStatus, podName?: string): Bac
       return {
         phase: 'failed',
         backendId,
-        reason: special.reason,
+        reason:
+          special.reason === 'OOMKilled'
+            ? outOfMemoryReason(memoryLimit ? memoryBytes(memoryLimit) : undefined)
+            : special.reason,
         exitCode: special.exitCode,
         expired: EXPIRED_REASONS.has(special.reason!) || undefined,
         startedAt
@@ -431,7 +440,8 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
         continue;
       }
       s.misses = 0;
-      let status = interlinkToStatus(ps, s.pod.metadata!.name);
+      const limit = s.pod.spec?.containers[0]?.resources?.limits?.memory;
+      let status = interlinkToStatus(ps, s.pod.metadata!.name, limit && String(limit));
       if (s.expiring && FINAL.has(status.phase))
         status = { ...status, phase: 'failed', reason: 'DeadlineExceeded', expired: true };
       this.setStatus(s, status);

@@ -78,7 +78,11 @@ test('kubernetes: pod status maps to ours (queue on the virtual node, deadline, 
     ],
     [
       pod(term('OOMKilled', 137), 'vega-vk'),
-      { phase: 'failed', reason: 'OOMKilled', exitCode: 137 }
+      {
+        phase: 'failed',
+        reason: 'out of memory: the job used more than the memory it asked for',
+        exitCode: 137
+      }
     ],
     [pod(term('Error', 1), 'vega-vk'), { phase: 'failed', reason: 'exit code 1', exitCode: 1 }]
   ];
@@ -112,7 +116,7 @@ test('kubernetes: launch → running → logs → stop against the API, with one
     );
     assert.equal((await running).backendId, `interlink-${a.spec.sessionId}`);
     const f = await failed;
-    assert.deepEqual([f.reason, f.exitCode], ['exit code 1', 1]);
+    assert.deepEqual([f.reason, f.exitCode], ['exit code 1: bye', 1]);
     assert.equal(await readAll(await driver.logs(b.spec.sessionId)), 'bye\n');
 
     // the secret went into a Secret object, the pod only mounts it

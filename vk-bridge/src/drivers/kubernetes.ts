@@ -16,7 +16,8 @@ import {
 } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
-import { AGENT_CONTAINER, GPU_RESOURCE, labelValue } from '../pod.js';
+import { AGENT_CONTAINER, GPU_RESOURCE, labelValue, memoryBytes } from '../pod.js';
+import { lastLine, outOfMemoryReason, withLogLine } from '../reasons.js';
 import {
   LABELS,
   MANAGED_BY,
@@ -86,13 +87,23 @@ export function podToStatus(pod: V1Pod): BackendStatus {
           exitCode: t.exitCode,
           startedAt
         };
-      if (t?.reason === 'OOMKilled')
-        return { phase: 'failed', backendId, reason: 'OOMKilled', exitCode: t.exitCode, startedAt };
+      if (t?.reason === 'OOMKilled') {
+        const limit = pod.spec?.containers.find(c => c.name === ctr?.name)?.resources?.limits
+          ?.memory;
+        return {
+          phase: 'failed',
+          backendId,
+          reason: outOfMemoryReason(limit ? memoryBytes(String(limit)) : undefined),
+          exitCode: t.exitCode,
+          startedAt
+        };
+      }
       if (t)
         return {
           phase: 'failed',
           backendId,
-          reason: `exit code ${t.exitCode}`,
+          // the message: the log's end (FallbackToLogsOnError) or what the container wrote there
+          reason: withLogLine(`exit code ${t.exitCode}`, lastLine(t.message ?? '')),
           exitCode: t.exitCode,
           startedAt
         };

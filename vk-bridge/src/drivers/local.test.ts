@@ -54,12 +54,12 @@ test('local: pending → running → succeeded, logs kept, health ok', async () 
   assert.equal(seen.at(-1)!.phase, 'gone');
 });
 
-test('local: a command that exits 1 fails with the exit code as reason', async () => {
+test('local: a command that exits 1 fails with the exit code and its last words as reason', async () => {
   const { bundle, spec } = launch(site, [PYTHON, '-c', 'import sys; print("bye"); sys.exit(1)']);
   const failed = waitForStatus(driver, spec.sessionId, s => s.phase === 'failed');
   await driver.create(bundle);
   const s = await failed;
-  assert.equal(s.reason, 'exit code 1');
+  assert.equal(s.reason, 'exit code 1: bye');
   assert.equal(s.exitCode, 1);
   assert.equal(s.expired, undefined);
 });
@@ -68,7 +68,10 @@ test('local: a command that cannot start fails with 127 and says why in the log'
   const { bundle, spec } = launch(site, ['/nonexistent/agent']);
   const failed = waitForStatus(driver, spec.sessionId, s => s.phase === 'failed');
   await driver.create(bundle);
-  assert.equal((await failed).reason, 'exit code 127');
+  assert.equal(
+    (await failed).reason,
+    'exit code 127: container agent: cannot start /nonexistent/agent: no such executable'
+  );
   assert.match(
     await readAll(await driver.logs(spec.sessionId)),
     /cannot start \/nonexistent\/agent/

@@ -32,6 +32,7 @@ import {
   type Mount
 } from '../podfiles.js';
 import { findProcesses, isAlive, readStat, terminateAll } from '../procs.js';
+import { lastLine, readLogTail, secretValues, withLogLine } from '../reasons.js';
 import type {
   BackendStatus,
   Driver,
@@ -511,7 +512,10 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
         await terminateAll(s, this.graceMs);
         return this.finish(s, {
           phase: 'failed',
-          reason: `init container ${init.name}: exit code ${code}`,
+          reason: withLogLine(
+            `init container ${init.name}: exit code ${code}`,
+            await this.logLine(s)
+          ),
           exitCode: code
         });
       }
@@ -557,6 +561,15 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
         reason: `${name}ended while the server was down (exit code unknown)`
       });
     }
-    await this.finish(s, { phase: 'failed', reason: `${name}exit code ${code}`, exitCode: code });
+    await this.finish(s, {
+      phase: 'failed',
+      reason: withLogLine(`${name}exit code ${code}`, await this.logLine(s)),
+      exitCode: code
+    });
+  }
+
+  /** The log's last line for a failure reason, without the session's secrets. */
+  private async logLine(s: LocalSession): Promise<string | undefined> {
+    return lastLine(await readLogTail(s.logPath), secretValues(s.bundle.secrets));
   }
 }

@@ -208,7 +208,7 @@ import time; time.sleep(600)
   await driver.delete(spec.sessionId);
 });
 
-test('slurm: a command that exits 1 → failed, exit code as reason; logs end with the job', async () => {
+test('slurm: a command that exits 1 → failed, exit code and last line as reason; logs end with the job', async () => {
   const { bundle, spec } = launch(site, [PYTHON, '-c', 'import sys; print("bye"); sys.exit(1)']);
   const failed = waitForStatus(
     driver,
@@ -218,8 +218,31 @@ test('slurm: a command that exits 1 → failed, exit code as reason; logs end wi
   );
   await driver.create(bundle);
   const s = await failed;
-  assert.deepEqual([s.phase, s.reason, s.exitCode], ['failed', 'exit code 1', 1]);
+  assert.deepEqual([s.phase, s.reason, s.exitCode], ['failed', 'exit code 1: bye', 1]);
   assert.equal(await readAll(await driver.logs(spec.sessionId, { follow: true })), 'bye\n');
+  await driver.delete(spec.sessionId);
+});
+
+test('slurm: a job using more than its memory → failed, out of memory in words', async () => {
+  // no cgroups here: jobacct_gather/linux with OverMemoryKill (scripts/slurm-local.sh) kills it
+  const { bundle, spec } = launch(site, [
+    PYTHON,
+    '-c',
+    'import time\nheld = []\nfor _ in range(60):\n    held.append(b"x" * 32 * 2**20); time.sleep(0.1)\nprint("survived")'
+  ]);
+  const ended = waitForStatus(
+    driver,
+    spec.sessionId,
+    s => s.phase === 'failed' || s.phase === 'succeeded',
+    60000
+  );
+  await driver.create(bundle);
+  const s = await ended;
+  assert.deepEqual(
+    [s.phase, s.reason],
+    ['failed', 'out of memory: the job used more than its 256 MiB']
+  );
+  assert.doesNotMatch(await readAll(await driver.logs(spec.sessionId)), /survived/);
   await driver.delete(spec.sessionId);
 });
 

@@ -15,6 +15,15 @@ import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
 import { fileLogStream } from '../logfile.js';
 import { containerArgv, containerEnv, materialiseVolumes, mountsOf, rewrite } from '../podfiles.js';
+import { memoryBytes } from '../pod.js';
+import {
+  lastLine,
+  outOfMemoryReason,
+  readLogTail,
+  secretValues,
+  slurmMemoryKill,
+  withLogLine
+} from '../reasons.js';
 import {
   ANNOTATIONS,
   type BackendStatus,
@@ -59,6 +68,8 @@ interface SlurmSession {
   expiring: boolean;
   deleted: boolean;
   misses: number;
+  /** The Secrets' values, kept out of failure reasons (unknown after a re-adoption). */
+  secrets: string[];
 }
 
 export interface SqueueRow {
@@ -223,6 +234,7 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
   private readonly env: Record<string, string>;
   private timer?: NodeJS.Timeout;
   private polling?: Promise<void>;
+  private lastPollStart = -Infinity;
   private closed = false;
 
   constructor(
@@ -277,7 +289,8 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
           status: { phase: 'pending', backendId: saved.jobId },
           expiring: false,
           deleted: false,
-          misses: 2
+          misses: 2,
+          secrets: []
         });
       } catch {
         // not a submitted job
@@ -345,7 +358,8 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
       status: { phase: 'pending', backendId: jobId },
       expiring: false,
       deleted: false,
-      misses: 0
+      misses: 0,
+      secrets: secretValues(bundle.secrets)
     };
     this.sessions.set(id, s);
     this.emit('update', id, { ...s.status });
@@ -426,14 +440,19 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
     await this.polling;
   }
 
+  /** Polls start one interval apart (not an interval after the last one ended), so a change waits at most an interval plus one squeue. */
   private schedule(): void {
     if (this.closed || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.poll().finally(() => {
-        if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
-      });
-    }, this.interval);
+    const since = performance.now() - this.lastPollStart;
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.poll().finally(() => {
+          if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
+        });
+      },
+      Math.max(0, this.interval - since)
+    );
   }
 
   /** One squeue for every live session of the site. */
@@ -452,6 +471,7 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
     this.stats.polls++;
     this.stats.squeue++;
     const t0 = performance.now();
+    this.lastPollStart = t0;
     try {
       await this.pollJobs(live);
     } finally {
@@ -532,10 +552,32 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
       if (m) code = Number(m[1]) || 128 + Number(m[2]);
     }
     const status = mapSlurmState(row, code);
-    if (files.init && status.phase === 'failed' && (row.state === 'F' || row.state === 'CD')) {
-      status.reason = `init container ${files.init}: exit code ${files.code}`;
+    if (status.phase !== 'failed' || status.expired || row.state === 'CA') return status;
+    return this.inWords(s, status, files, row.state === 'OOM');
+  }
+
+  /**
+   * A failure as a person reads it: out of memory when Slurm says so (state OOM with cgroups;
+   * without them only the job log tells), else the exit code with the log's last line.
+   */
+  private async inWords(
+    s: SlurmSession,
+    status: BackendStatus,
+    files: { code?: number; init?: string },
+    oom: boolean
+  ): Promise<BackendStatus> {
+    const tail = await readLogTail(join(s.dir, 'job.out'));
+    const killed = slurmMemoryKill(tail);
+    if (oom || killed) {
+      const limit =
+        killed?.limitBytes ??
+        memoryBytes(String(s.pod.spec?.containers[0]?.resources?.limits?.memory ?? ''));
+      return { ...status, reason: outOfMemoryReason(limit) };
     }
-    return status;
+    const base = files.init
+      ? `init container ${files.init}: exit code ${files.code}`
+      : (status.reason ?? 'failed');
+    return { ...status, reason: withLogLine(base, lastLine(tail, s.secrets)) };
   }
 
   /** Slurm no longer lists the job (purged after MinJobAge): its status files tell how it ended. */
@@ -545,14 +587,17 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
       const status: BackendStatus =
         files.code === 0
           ? { ...s.status, phase: 'succeeded', exitCode: 0 }
-          : {
-              ...s.status,
-              phase: 'failed',
-              exitCode: files.code,
-              reason: files.init
-                ? `init container ${files.init}: exit code ${files.code}`
-                : `exit code ${files.code}`
-            };
+          : await this.inWords(
+              s,
+              {
+                ...s.status,
+                phase: 'failed',
+                exitCode: files.code,
+                reason: `exit code ${files.code}`
+              },
+              files,
+              false
+            );
       return this.setStatus(s, status);
     }
     if (++s.misses >= 3) {

@@ -9,7 +9,8 @@ import type { FakeApiServer, FakeKubelet } from './fake-apiserver.js';
 import type { BackendStatus, SiteConfig } from '../types.js';
 import { LABELS } from '../types.js';
 
-export function podStatusOf(pod: V1Pod, s: BackendStatus): V1PodStatus {
+/** `message`: what a kubelet puts in a failed container's status (its log's end, FallbackToLogsOnError). */
+export function podStatusOf(pod: V1Pod, s: BackendStatus, message?: string): V1PodStatus {
   const name = pod.spec!.containers[0].name;
   const started = s.startedAt ? new Date(s.startedAt) : undefined;
   const container = (state: V1ContainerStatus['state'], ready = false): V1ContainerStatus[] => [
@@ -38,7 +39,7 @@ export function podStatusOf(pod: V1Pod, s: BackendStatus): V1PodStatus {
       return {
         phase: 'Failed',
         containerStatuses: container({
-          terminated: { exitCode: s.exitCode ?? 1, reason: 'Error', message: s.reason }
+          terminated: { exitCode: s.exitCode ?? 1, reason: 'Error', message }
         })
       };
     default:
@@ -61,12 +62,24 @@ export class LocalKubelet implements FakeKubelet {
     this.driver = new LocalDriver(site, { stateDir, killGraceMs: 1000 });
     this.driver.on('update', (id, s) => {
       const pod = this.pods.get(id);
-      if (pod && s.phase !== 'gone')
+      if (!pod || s.phase === 'gone') return;
+      const set = (message?: string) =>
         this.server.setPodStatus(
           pod.metadata!.namespace!,
           pod.metadata!.name!,
-          podStatusOf(pod, s)
+          podStatusOf(pod, s, message)
         );
+      if (s.phase !== 'failed' || s.expired) return set();
+      // like the kubelet: the log's last 80 lines, at most 2048 bytes
+      void this.driver
+        .logs(id, { tail: 80 })
+        .then(async log => {
+          const chunks: Buffer[] = [];
+          for await (const c of log) chunks.push(Buffer.from(c as Buffer));
+          return Buffer.concat(chunks).subarray(-2048).toString('utf8');
+        })
+        .catch(() => undefined)
+        .then(set);
     });
     server.attachKubelet(this);
   }
