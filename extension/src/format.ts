@@ -107,7 +107,8 @@ export function exitWords(
   reason: string | undefined,
   trans: TranslationBundle
 ): string | null {
-  if (exitCode === undefined || exitCode === 0) {
+  // The backend already said what happened, in words: no guess beside it.
+  if (exitCode === undefined || exitCode === 0 || /out of memory/i.test(reason ?? '')) {
     return null;
   }
   const signal = exitCode > 128 ? exitCode - 128 : 0;
