@@ -45,6 +45,8 @@ interface SessionRecord {
   secretHash: Buffer;
   groups: string[];
   tunnelUp: boolean;
+  /** The backend's last phase: a change may free or take accelerators. */
+  phase?: BackendStatus['phase'];
   /** Why we are deleting the pod ourselves: the user stopped it, or the walltime ran out. */
   ending?: { state: 'cancelled' | 'expired'; reason: string };
   expiryTimer?: NodeJS.Timeout;
@@ -79,6 +81,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly health = new Map<string, SiteHealth>();
   private readonly sites = new Map<string, SiteConfig>();
   private healthTimer?: NodeJS.Timeout;
+  private readonly healthSoon = new Map<string, NodeJS.Timeout>();
   private readonly retainEndedMs: number;
   /** The tunnel hub plugs in here so ended sessions lose their tunnel at once. */
   onEnded: (id: string) => void = () => {};
@@ -106,6 +109,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   async close(): Promise<void> {
     clearInterval(this.healthTimer);
+    for (const timer of this.healthSoon.values()) clearTimeout(timer);
     for (const record of this.records.values()) clearTimeout(record.expiryTimer);
     await Promise.all([...this.options.drivers.values()].map(d => d.close()));
   }
@@ -317,7 +321,12 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   private onBackend(id: string, status: BackendStatus): void {
     const record = this.records.get(id);
-    if (!record || isFinalState(record.session.state)) return;
+    if (!record) return;
+    if (record.phase !== status.phase) {
+      record.phase = status.phase;
+      this.refreshHealthSoon(record.session.site);
+    }
+    if (isFinalState(record.session.state)) return;
     const s = record.session;
     switch (status.phase) {
       case 'pending':
@@ -506,15 +515,29 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   }
 
   private async refreshHealth(): Promise<void> {
-    await Promise.all(
-      this.options.sites.map(async site => {
-        try {
-          this.setHealth(site.id, await this.driver(site.id).health());
-        } catch (err) {
-          this.setHealth(site.id, { status: 'down', message: (err as Error).message });
-        }
-      })
-    );
+    await Promise.all(this.options.sites.map(site => this.refreshSiteHealth(site.id)));
+  }
+
+  private async refreshSiteHealth(siteId: string): Promise<void> {
+    try {
+      this.setHealth(siteId, await this.driver(siteId).health());
+    } catch (err) {
+      this.setHealth(siteId, { status: 'down', message: (err as Error).message });
+    }
+  }
+
+  /**
+   * A job that starts or ends changes what the site has free (GPUs): look again in a second,
+   * once for a burst of changes, rather than wait for the 30 s round.
+   */
+  private refreshHealthSoon(siteId: string): void {
+    if (this.healthSoon.has(siteId)) return;
+    const timer = setTimeout(() => {
+      this.healthSoon.delete(siteId);
+      void this.refreshSiteHealth(siteId);
+    }, 1000);
+    timer.unref();
+    this.healthSoon.set(siteId, timer);
   }
 
   private setHealth(siteId: string, health: SiteHealth): void {

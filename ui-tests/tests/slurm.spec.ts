@@ -70,6 +70,9 @@ test('Run on Leonardo waits in the queue, gives a GPU kernel in a notebook, and 
   // The node frees up: the job starts, its agent dials back, the kernel is ready.
   const card = panel.locator('[data-testid="interlink-sessions"] > li').first();
   await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 90_000 });
+  // The site's card follows what the node has free: one of its two GPUs is ours now.
+  const freeGpus = panel.getByTestId('interlink-free-gpus-leonardo');
+  await expect(freeGpus).toHaveText('1 GPU free');
   const notebook = await newNotebook(page);
   await card.getByTestId('interlink-use').click();
   await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText(
@@ -91,4 +94,6 @@ test('Run on Leonardo waits in the queue, gives a GPU kernel in a notebook, and 
       timeout: 30_000
     })
     .toMatch(/^(CA|)$/);
+  // The node finishing our job is still up for the next one.
+  await expect(site.locator('.jp-InterlinkHealth')).toHaveText('Available');
 });

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mapSlurmState, parseSqueue, renderJobScript, SlurmDriver } from './slurm.js';
+import { mapSlurmState, parseSinfo, parseSqueue, renderJobScript, SlurmDriver } from './slurm.js';
 import { buildPod } from '../pod.js';
 import {
   launch,
@@ -139,6 +139,21 @@ test('slurm: squeue states map as interLink maps them', () => {
     mapSlurmState({ jobId: '1', state: 'F', reason: 'NonZeroExitCode', start: '' }).reason,
     'NonZeroExitCode'
   );
+});
+
+test('slurm: sinfo gives health and free GPUs; a node finishing a job is not down', () => {
+  assert.deepEqual(parseSinfo('vm|gpu:2|gpu:1(IDX:0)|mix\n'), { status: 'ok', freeGpus: 1 });
+  // Right after a job ends the node is "completing" for a few seconds: still up, GPU still held.
+  assert.deepEqual(parseSinfo('vm|gpu:2|gpu:1(IDX:0)|comp\n'), { status: 'ok', freeGpus: 1 });
+  assert.deepEqual(
+    parseSinfo('a|gpu:a100:4|gpu:a100:4(IDX:0-3)|alloc\nb|gpu:a100:4|gpu:a100:0|drain\n'),
+    { status: 'degraded', freeGpus: 0 }
+  );
+  assert.deepEqual(parseSinfo('vm|gpu:2|gpu:0|idle*\n'), {
+    status: 'down',
+    message: 'no usable node (idle*)',
+    freeGpus: 0
+  });
 });
 
 test('slurm: the batch script carries the flags as #SBATCH lines, pre-exec, quoted argv', () => {

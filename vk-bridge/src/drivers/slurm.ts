@@ -225,6 +225,34 @@ interface Exec {
   code: number;
 }
 
+/**
+ * Site health from `sinfo -N -O NodeHost,Gres,GresUsed,StateCompact` (`|`-separated): a node takes
+ * new jobs when idle, mixed, allocated or completing (a job just ended there; a node in the middle
+ * of that is not down), and free GPUs are what its Gres has beyond GresUsed.
+ */
+export function parseSinfo(stdout: string): Omit<SiteHealth, 'checkedAt'> {
+  let usable = 0;
+  let freeGpus = 0;
+  const states: string[] = [];
+  for (const line of stdout.trim().split('\n').filter(Boolean)) {
+    const [, gres, used, state] = line.split('|');
+    states.push(state);
+    // a trailing * is a node that does not answer
+    if (!/^(idle|mix|alloc|comp|plnd)[^*]*$/.test(state)) continue;
+    usable++;
+    const count = (text: string) => Number(/gpu(?::[^:(,]+)?:(\d+)/.exec(text)?.[1] ?? 0);
+    freeGpus += Math.max(0, count(gres) - count(used));
+  }
+  if (usable === 0) {
+    return {
+      status: 'down',
+      message: `no usable node (${states.join(', ') || 'none'})`,
+      freeGpus: 0
+    };
+  }
+  return { status: usable < states.length ? 'degraded' : 'ok', freeGpus };
+}
+
 export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
   readonly kind = 'slurm' as const;
   readonly stats: SlurmCallStats = { sbatch: 0, squeue: 0, scancel: 0, polls: 0, pollMs: 0 };
@@ -412,25 +440,7 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
         checkedAt
       };
     }
-    let usable = 0;
-    let freeGpus = 0;
-    const states: string[] = [];
-    for (const line of out.stdout.trim().split('\n').filter(Boolean)) {
-      const [, gres, used, state] = line.split('|');
-      states.push(state);
-      if (!/^(idle|mix|alloc)/.test(state)) continue;
-      usable++;
-      const count = (text: string) => Number(/gpu(?::[^:(,]+)?:(\d+)/.exec(text)?.[1] ?? 0);
-      freeGpus += Math.max(0, count(gres) - count(used));
-    }
-    if (usable === 0)
-      return {
-        status: 'down',
-        message: `no usable node (${states.join(', ') || 'none'})`,
-        checkedAt,
-        freeGpus: 0
-      };
-    return { status: usable < states.length ? 'degraded' : 'ok', checkedAt, freeGpus };
+    return { ...parseSinfo(out.stdout), checkedAt };
   }
 
   async close(): Promise<void> {
