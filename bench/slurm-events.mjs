@@ -11,7 +11,6 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +18,7 @@ import { chromium } from 'playwright-core';
 import { createDriver } from '../vk-bridge/dist/index.js';
 import { startProxyServer, TokenAuthenticator } from '../proxy-server/dist/index.js';
 import { createLogger } from '../proxy-server/dist/logging.js';
+import { benchSite, median, startLocalSlurm, stepsUpTo } from './slurm-support.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -27,32 +27,13 @@ const { values: args } = parseArgs({
     interval: { type: 'string', default: '1000' }
   }
 });
-const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const interval = Number(args.interval);
-const steps = [1, 50, Number(args.max)].filter(
-  (n, i, a) => n <= Number(args.max) && a.indexOf(n) === i
-);
+const steps = stepsUpTo(Number(args.max));
 // wall-clock ms with sub-ms precision, comparable with the page's (same machine clock)
 const now = () => performance.timeOrigin + performance.now();
-const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-execFileSync('bash', [path.join(repo, 'scripts/slurm-local.sh'), 'start'], { stdio: 'ignore' });
-const conf = execFileSync('bash', [path.join(repo, 'scripts/slurm-local.sh'), 'env'])
-  .toString()
-  .split('=')[1]
-  .trim();
-const env = { ...process.env, SLURM_CONF: conf };
+const { conf, env } = startLocalSlurm();
 const stateDir = mkdtempSync(path.join(tmpdir(), 'bench-slurm-events-'));
-const site = {
-  id: 'bench',
-  displayName: 'Bench',
-  kind: 'hpc',
-  driver: 'slurm',
-  slurm: { conf },
-  profiles: [
-    { id: 'p', displayName: 'p', resources: { cpu: 1, memory: '64Mi', gpu: 0 }, maxWalltime: 7200 }
-  ]
-};
+const site = benchSite(conf, 7200);
 // the driver startProxyServer would create, made here to read its call counters
 const driver = createDriver(site, { stateDir, pollIntervalMs: interval });
 // when each of the driver's squeue calls returned: the moment the backend reported a change to us

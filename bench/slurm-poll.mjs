@@ -7,11 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { setTimeout } from 'node:timers';
 import { buildPod, SlurmDriver } from '../vk-bridge/dist/index.js';
+import { benchSite, median, startLocalSlurm, stepsUpTo } from './slurm-support.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -20,33 +20,14 @@ const { values: args } = parseArgs({
     intervals: { type: 'string', default: '5' }
   }
 });
-const repo = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const interval = Number(args.interval);
-const steps = [1, 50, Number(args.max)].filter(
-  (n, i, a) => n <= Number(args.max) && a.indexOf(n) === i
-);
-
-execFileSync('bash', [path.join(repo, 'scripts/slurm-local.sh'), 'start'], { stdio: 'ignore' });
-const conf = execFileSync('bash', [path.join(repo, 'scripts/slurm-local.sh'), 'env'])
-  .toString()
-  .split('=')[1]
-  .trim();
-const env = { ...process.env, SLURM_CONF: conf };
+const steps = stepsUpTo(Number(args.max));
+const { conf, env } = startLocalSlurm();
 const dir = mkdtempSync(path.join(tmpdir(), 'bench-slurm-'));
-const site = {
-  id: 'bench',
-  displayName: 'Bench',
-  kind: 'hpc',
-  driver: 'slurm',
-  slurm: { conf },
-  profiles: [
-    { id: 'p', displayName: 'p', resources: { cpu: 1, memory: '64Mi', gpu: 0 }, maxWalltime: 3600 }
-  ]
-};
+const site = benchSite(conf, 3600);
 const driver = new SlurmDriver(site, { workDir: path.join(dir, 'jobs'), pollIntervalMs: interval });
 await driver.start();
 
-const median = xs => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const timeIt = (fn, runs = 5) =>
   median(
     Array.from({ length: runs }, () => {

@@ -112,6 +112,16 @@ export async function runOn(
   return { card: panel.getByTestId(`interlink-session-${id}`), id };
 }
 
+/** Answers a dialog that asks for one item of a list (JupyterLab's InputDialog.getItem). */
+export async function chooseInDialog(page: Page, title: string, option: RegExp): Promise<void> {
+  const dialog = page.locator('.jp-Dialog');
+  await expect(dialog).toContainText(title);
+  const select = dialog.locator('select');
+  const label = await select.locator('option', { hasText: option }).textContent();
+  await select.selectOption({ label: label! });
+  await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
+}
+
 /** Picks a kernel in JupyterLab's own kernel dialog, by the label of its option. */
 export async function pickKernel(
   page: Page,

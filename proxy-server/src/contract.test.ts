@@ -51,6 +51,19 @@ describe('public contract on the local site', () => {
     rmSync(notebookDir, { recursive: true, force: true });
   });
 
+  /** Launches a batch job as alice on the local site's small profile; returns its id. */
+  const launchJob = async (fields: Record<string, unknown>): Promise<string> => {
+    const res = await fetch(
+      `${api}/sessions`,
+      as(ALICE, {
+        method: 'POST',
+        body: JSON.stringify({ site: 'local', profile: 'small', type: 'job', ...fields })
+      })
+    );
+    assert.equal(res.status, 201);
+    return ((await res.json()) as Session).id;
+  };
+
   /** Polls the caller's session until it reaches a final state. */
   const settled = async (id: string, token = ALICE): Promise<Session> => {
     let session: Session | undefined;
@@ -210,20 +223,7 @@ describe('public contract on the local site', () => {
   });
 
   it('keeps a failed launch listed with its reason, in the job’s own words', async () => {
-    const res = await fetch(
-      `${api}/sessions`,
-      as(ALICE, {
-        method: 'POST',
-        body: JSON.stringify({
-          site: 'local',
-          profile: 'small',
-          type: 'job',
-          command: ['/bin/sh', '-c', 'echo about to fail; exit 3']
-        })
-      })
-    );
-    assert.equal(res.status, 201);
-    const { id } = (await res.json()) as Session;
+    const id = await launchJob({ command: ['/bin/sh', '-c', 'echo about to fail; exit 3'] });
     const session = await settled(id);
     assert.equal(session?.state, 'failed');
     assert.equal(session?.reason, 'exit code 3: about to fail', 'the log’s last line says why');
@@ -251,21 +251,7 @@ describe('public contract on the local site', () => {
       nbformat_minor: 5
     };
     writeFileSync(join(notebookDir, 'analysis', 'run.ipynb'), JSON.stringify(notebook));
-    const res = await fetch(
-      `${api}/sessions`,
-      as(ALICE, {
-        method: 'POST',
-        body: JSON.stringify({
-          site: 'local',
-          profile: 'small',
-          type: 'job',
-          path: 'analysis/run.ipynb',
-          name: 'run.ipynb'
-        })
-      })
-    );
-    assert.equal(res.status, 201);
-    const { id } = (await res.json()) as Session;
+    const id = await launchJob({ path: 'analysis/run.ipynb', name: 'run.ipynb' });
     const session = await settled(id);
     const log = await (await fetch(`${api}/sessions/${id}/logs`, as(ALICE))).text();
     assert.equal(session.state, 'completed', `${session.reason ?? ''}\n${log}`);

@@ -7,6 +7,7 @@ import { frontDoor, token } from '../frontdoor';
 import {
   activate,
   cardId,
+  chooseInDialog,
   command,
   cleanUp,
   newNotebook,
@@ -34,12 +35,7 @@ test('the notebook toolbar launches a session and switches this notebook to it w
 }, testInfo) => {
   const notebook = await newNotebook(page);
   await notebook.getByTestId('interlink-notebook-run').click();
-  const dialog = page.locator('.jp-Dialog');
-  await expect(dialog).toContainText('Run this notebook remotely');
-  const select = dialog.locator('select');
-  const option = select.locator('option', { hasText: /^This machine · Small/ });
-  await select.selectOption({ label: (await option.textContent())! });
-  await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
+  await chooseInDialog(page, 'Run this notebook remotely', /^This machine · Small/);
 
   // Notifications follow the session; the notebook switches by itself once it is ready.
   await expect(page.locator('.Toastify__toast', { hasText: 'This machine' }).first()).toBeVisible();
@@ -230,12 +226,7 @@ test('a notebook runs as a batch job from the file browser; its result opens fro
     .getByText('analysis.ipynb', { exact: true });
   await item.click({ button: 'right' });
   await page.locator('.lm-Menu-item', { hasText: 'Run as Job on Remote Site…' }).click();
-  const dialog = page.locator('.jp-Dialog');
-  await expect(dialog).toContainText('Run analysis.ipynb as a job');
-  const select = dialog.locator('select');
-  const option = select.locator('option', { hasText: /^This machine · Small/ });
-  await select.selectOption({ label: (await option.textContent())! });
-  await dialog.locator('.jp-Dialog-button.jp-mod-accept').click();
+  await chooseInDialog(page, 'Run analysis.ipynb as a job', /^This machine · Small/);
 
   // The sessions list shows the job, which runs to completion by itself.
   const panel = await openSites(page);
