@@ -151,10 +151,10 @@ export function alive(pid: number): boolean {
 }
 
 /**
- * Leaves the server as the next test expects it: every session of this test ended (and settled,
- * so no late "stopped" notification takes the next test's keyboard focus) and no notebook left
- * for the next page to restore (one whose remote kernel has ended would open with JupyterLab's
- * "Select Kernel" dialog).
+ * Leaves the server as the next test expects it: no notebook in the saved workspace for the next
+ * page to restore (one whose remote kernel has ended would open with JupyterLab's "Select Kernel"
+ * dialog over everything), and every session of this test ended and settled, so no late state
+ * change lands in the next test's page.
  */
 export async function cleanUp(
   page: Page,
@@ -162,6 +162,27 @@ export async function cleanUp(
   headers: Record<string, string>,
   base = '/interlink'
 ): Promise<void> {
+  await page.evaluate(() => {
+    const app = (window as unknown as { jupyterapp: App }).jupyterapp;
+    for (const widget of [...app.shell.widgets('main')]) {
+      if (widget.context) {
+        widget.context.model.dirty = false;
+      }
+      widget.close();
+    }
+  });
+  // The workspace is saved a moment later, and an earlier save may still be on its way: wait
+  // for the one without notebooks rather than for any save.
+  await expect
+    .poll(
+      async () => {
+        const workspace = await request.get('/lab/api/workspaces/default', { headers });
+        return JSON.stringify(await workspace.json()).includes('"notebook:');
+      },
+      { timeout: 15_000 }
+    )
+    .toBe(false);
+
   const live = async (): Promise<{ id: string; state: string }[]> => {
     const sessions = (await (await request.get(`${base}/api/sessions`, { headers })).json()) as {
       id: string;
@@ -175,20 +196,4 @@ export async function cleanUp(
     }
   }
   await expect.poll(async () => (await live()).length, { timeout: 30_000 }).toBe(0);
-
-  const saved = page
-    .waitForResponse(r => r.url().includes('/api/workspaces') && r.request().method() === 'PUT', {
-      timeout: 10_000
-    })
-    .catch(() => undefined);
-  await page.evaluate(() => {
-    const app = (window as unknown as { jupyterapp: App }).jupyterapp;
-    for (const widget of [...app.shell.widgets('main')]) {
-      if (widget.context) {
-        widget.context.model.dirty = false;
-      }
-      widget.close();
-    }
-  });
-  await saved;
 }
