@@ -4,6 +4,7 @@
  */
 import type { APIRequestContext, Locator, Page, TestInfo } from '@playwright/test';
 import { expect } from './fixtures';
+import { token } from './frontdoor';
 
 type Widget = { context?: { model: { dirty: boolean } }; close(): void };
 type App = {
@@ -98,6 +99,19 @@ export async function cardId(card: Locator): Promise<string> {
   return (await card.getAttribute('data-testid'))!.replace('interlink-session-', '');
 }
 
+/**
+ * How many sessions the panel lists, once it lists all the caller has: right after the page
+ * loads, the list may not have arrived yet.
+ */
+export async function listedSessions(panel: Locator, base = '/interlink'): Promise<number> {
+  const response = await panel
+    .page()
+    .request.get(`${base}/api/sessions`, { headers: { Authorization: `token ${token}` } });
+  const count = ((await response.json()) as unknown[]).length;
+  await expect(sessionCards(panel)).toHaveCount(count);
+  return count;
+}
+
 /** Clicks Run for a profile; returns the new session's card (pinned by id) and its id. */
 export async function runOn(
   panel: Locator,
@@ -105,7 +119,7 @@ export async function runOn(
   profile: string
 ): Promise<{ card: Locator; id: string }> {
   const cards = sessionCards(panel);
-  const before = await cards.count();
+  const before = await listedSessions(panel);
   await panel.getByTestId(`interlink-run-${site}-${profile}`).click();
   await expect(cards).toHaveCount(before + 1);
   const id = await cardId(cards.first());

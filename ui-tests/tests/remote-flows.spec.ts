@@ -10,6 +10,7 @@ import {
   chooseInDialog,
   command,
   cleanUp,
+  listedSessions,
   newNotebook,
   openSites,
   run,
@@ -54,7 +55,7 @@ test('the notebook toolbar launches a session and switches this notebook to it w
 test('Run on <site> from the launcher and the command palette', async ({ lab: page }) => {
   const panel = await openSites(page);
   const cards = sessionCards(panel);
-  const before = await cards.count();
+  const before = await listedSessions(panel);
 
   await command(page, 'launcher:create');
   await page
