@@ -8,7 +8,7 @@ import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { fmt, median, session, startAgents, startHub } from './tunnel-support/common.mjs';
+import { fmt, median, startTunnels } from './tunnel-support/common.mjs';
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
 
 const { values: args } = parseArgs({
@@ -75,22 +75,8 @@ try {
   const base = `/interlink/sessions/${id}/`;
   const jp = await jupyter(dir, base);
   cleanup.push(() => jp.stop());
-  // A proxy process and an agent process per transport, all to the same jupyter_server.
-  const tunnels = {};
-  for (const [name, transport] of [
-    ['tunnel', 'auto'],
-    ...(args.websocket ? [['tunnel over WebSocket', 'websocket']] : [])
-  ]) {
-    const hub = await startHub();
-    cleanup.push(() => hub.stop());
-    const s = session(id, base);
-    await hub.addSecrets([[s.sessionId, s.secret]]);
-    const target = { host: jp.host, port: jp.port, token: jp.token };
-    const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
-    cleanup.push(() => agents.stop());
-    await hub.waitUp([id]);
-    tunnels[name] = { hub, agents, cpu: { proxy: 0, agent: 0 } };
-  }
+  const tunnels = await startTunnels(id, base, jp, { websocket: args.websocket, cleanup });
+  for (const t of Object.values(tunnels)) t.cpu = { proxy: 0, agent: 0 };
   const ssh = await sshForward(dir, jp.port);
   cleanup.push(() => ssh.stop());
 

@@ -10,14 +10,7 @@ import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { KernelClient } from '../proxy-server/dist/testing/kernel-client.js';
-import {
-  fmt,
-  median,
-  percentile,
-  session,
-  startAgents,
-  startHub
-} from './tunnel-support/common.mjs';
+import { fmt, median, percentile, startTunnels } from './tunnel-support/common.mjs';
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
 
 const { values: args } = parseArgs({
@@ -80,22 +73,8 @@ try {
   const base = `/interlink/sessions/${id}/`;
   const jp = await jupyter(dir, base);
   cleanup.push(() => jp.stop());
-  // A proxy process and an agent process per transport, all to the same jupyter_server.
-  const hubs = {};
-  for (const [name, transport] of [
-    ['tunnel', 'auto'],
-    ...(args.websocket ? [['tunnel over WebSocket', 'websocket']] : [])
-  ]) {
-    const hub = await startHub();
-    cleanup.push(() => hub.stop());
-    const s = session(id, base);
-    await hub.addSecrets([[s.sessionId, s.secret]]);
-    const target = { host: jp.host, port: jp.port, token: jp.token };
-    const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
-    cleanup.push(() => agents.stop());
-    await hub.waitUp([id]);
-    hubs[name] = hub;
-  }
+  const tunnels = await startTunnels(id, base, jp, { websocket: args.websocket, cleanup });
+  const hubs = Object.fromEntries(Object.entries(tunnels).map(([name, t]) => [name, t.hub]));
 
   const auth = { Authorization: `token ${jp.token}` };
   const kernel = await post(`http://127.0.0.1:${jp.port}${base}api/kernels`, auth, {

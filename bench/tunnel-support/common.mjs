@@ -103,6 +103,29 @@ export function startAgents(tunnelUrl, sessions, target, { transport } = {}) {
   };
 }
 
+/**
+ * A proxy process and an agent process per transport (the direct one, and the WebSocket fallback
+ * when asked), all tunnelling one session to the same Jupyter server; ready when it returns.
+ */
+export async function startTunnels(id, basePath, jp, { websocket = false, cleanup }) {
+  const tunnels = {};
+  for (const [name, transport] of [
+    ['tunnel', 'auto'],
+    ...(websocket ? [['tunnel over WebSocket', 'websocket']] : [])
+  ]) {
+    const hub = await startHub();
+    cleanup.push(() => hub.stop());
+    const s = session(id, basePath);
+    await hub.addSecrets([[s.sessionId, s.secret]]);
+    const target = { host: jp.host, port: jp.port, token: jp.token };
+    const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
+    cleanup.push(() => agents.stop());
+    await hub.waitUp([id]);
+    tunnels[name] = { hub, agents };
+  }
+  return tunnels;
+}
+
 export function session(id, basePath = `/interlink/sessions/${id}/`) {
   return { sessionId: id, secret: randomBytes(32).toString('hex'), basePath };
 }
