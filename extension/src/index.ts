@@ -162,7 +162,7 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
           // not where JupyterLab can see it (a site with files of its own)
           return null;
         }
-        return { path, open: () => void commands.execute('docmanager:open', { path }) };
+        return () => void commands.execute('docmanager:open', { path });
       }
     });
 

@@ -12,8 +12,8 @@ export interface INotifierOptions {
   notebooks: INotebookTracker | null;
   useInNotebook(session: Session): Promise<void>;
   openLogs(session: Session): void;
-  /** The result a finished job left where JupyterLab can open it (an executed notebook), if any. */
-  jobResult(session: Session): Promise<{ path: string; open(): void } | null>;
+  /** Opens the result a finished job left where JupyterLab can see it (an executed notebook), if any. */
+  jobResult(session: Session): Promise<(() => void) | null>;
 }
 
 /**
@@ -62,12 +62,13 @@ export class Notifier {
     }
     const { trans } = this._o;
     const where = this._label(session);
-    const id = this._toasts.get(session.id);
     const show = (
       type: Notification.TypeOptions,
       message: string,
       options: Notification.IOptions<null> = {}
     ) => {
+      // The session's toast now: a later call (a job's result) finds the one shown before it.
+      const id = this._toasts.get(session.id);
       // An update keeps earlier actions unless told otherwise.
       options = { actions: [], ...options };
       const closedAt = id ? this._closesAt.get(id) : undefined;
@@ -145,28 +146,18 @@ export class Notifier {
         break;
       case 'completed':
         if (session.type === 'job') {
-          show('success', trans.__('Job %1 on %2 completed', session.name ?? '', where), {
-            autoClose: false,
-            actions: [logs]
-          });
+          const completed = (actions: Notification.IAction[]) =>
+            show('success', trans.__('Job %1 on %2 completed', session.name ?? '', where), {
+              autoClose: false,
+              actions: [...actions, logs]
+            });
+          completed([]);
           // The executed notebook, once JupyterLab can see it.
-          void this._o.jobResult(session).then(result => {
-            const toast = this._toasts.get(session.id);
-            if (result && toast) {
-              Notification.update({
-                id: toast,
-                type: 'success',
-                message: trans.__('Job %1 on %2 completed', session.name ?? '', where),
-                autoClose: false,
-                actions: [
-                  {
-                    label: trans.__('Open result'),
-                    callback: result.open,
-                    displayType: 'accent'
-                  },
-                  logs
-                ]
-              });
+          void this._o.jobResult(session).then(open => {
+            if (open) {
+              completed([
+                { label: trans.__('Open result'), callback: open, displayType: 'accent' }
+              ]);
             }
           });
         } else {

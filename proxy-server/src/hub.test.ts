@@ -9,12 +9,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '@jupyterlab-interlink/contract';
 import { ANNOTATIONS, defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
-import { FakeApiServer } from '@jupyterlab-interlink/vk-bridge/testing';
+import { FakeApiServer, leonardoOnFakeApi } from '@jupyterlab-interlink/vk-bridge/testing';
 import { hubAvailable, startHub, type RunningHub } from './testing/jupyterhub.js';
 import { KernelChannel, startKernel } from './testing/kernel-client.js';
 import { upgradeStatus } from './testing/upgrade.js';
@@ -86,31 +86,11 @@ describe(
       async () => {
         scratch = await mkdtemp(join(tmpdir(), 'interlink-hub-test-'));
         fake = await FakeApiServer.start();
-        const kubeconfig = join(scratch, 'kubeconfig.json');
-        await writeFile(kubeconfig, fake.kubeConfig('hpc').exportConfig());
+        const leonardo = await leonardoOnFakeApi(fake, scratch, 'hpc');
         hub = await startHub({
           users: ['alice', 'bob'],
           groups: { physics: ['alice'], 'gpu-users': ['alice'] },
-          sites: [
-            defaultLocalSite(),
-            {
-              id: 'leonardo',
-              displayName: 'Leonardo',
-              kind: 'hpc',
-              driver: 'kubernetes',
-              namespace: 'hpc',
-              nodeSelector: { 'kubernetes.io/hostname': 'leonardo-vk' },
-              kubernetes: { kubeconfig },
-              profiles: [
-                {
-                  id: 'a100',
-                  displayName: '1×A100',
-                  resources: { cpu: 8, memory: '64Gi', gpu: 1 },
-                  maxWalltime: '4h'
-                }
-              ]
-            }
-          ]
+          sites: [defaultLocalSite(), leonardo]
         });
         api = `${hub.url}${hub.base}/api`;
         alice = await hub.userToken('alice');

@@ -13,14 +13,18 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { Session } from '@jupyterlab-interlink/contract';
 import { LABELS, podName, type SiteConfig } from '@jupyterlab-interlink/vk-bridge';
-import { FakeApiServer } from '@jupyterlab-interlink/vk-bridge/testing';
+import {
+  FakeApiServer,
+  leonardoOnFakeApi,
+  terminatedAgent
+} from '@jupyterlab-interlink/vk-bridge/testing';
 import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
 import { createLogger } from './logging.js';
 import { TunnelAgent } from './agent/tunnel-agent.js';
@@ -102,25 +106,7 @@ describe('restart of the proxy server, kubernetes site (fake API server)', () =>
   before(async () => {
     scratch = await mkdtemp(join(tmpdir(), 'interlink-restart-k8s-'));
     fake = await FakeApiServer.start();
-    const kubeconfig = join(scratch, 'kubeconfig.json');
-    await writeFile(kubeconfig, fake.kubeConfig(namespace).exportConfig());
-    site = {
-      id: 'leonardo',
-      displayName: 'Leonardo',
-      kind: 'hpc',
-      driver: 'kubernetes',
-      namespace,
-      nodeSelector: { 'kubernetes.io/hostname': 'leonardo-vk' },
-      kubernetes: { kubeconfig },
-      profiles: [
-        {
-          id: 'a100',
-          displayName: '1×A100',
-          resources: { cpu: 8, memory: '64Gi', gpu: 1 },
-          maxWalltime: 4 * 3600
-        }
-      ]
-    };
+    site = await leonardoOnFakeApi(fake, scratch, namespace);
     // Stands in for the remote Jupyter server the agent forwards to.
     jupyter = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
@@ -197,19 +183,7 @@ describe('restart of the proxy server, kubernetes site (fake API server)', () =>
     server = undefined;
 
     // While no server runs, one of the running jobs fails on the remote side.
-    fake.setPodStatus(namespace, podName(ids[1]), {
-      phase: 'Failed',
-      containerStatuses: [
-        {
-          name: 'agent',
-          image: '',
-          imageID: '',
-          ready: false,
-          restartCount: 0,
-          state: { terminated: { exitCode: 3, reason: 'Error' } }
-        }
-      ]
-    });
+    fake.setPodStatus(namespace, podName(ids[1]), terminatedAgent('Error', 3));
 
     server = await start(site, join(scratch, 'state'), port);
     const after = await listSessions(server, ALICE);

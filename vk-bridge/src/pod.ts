@@ -90,6 +90,13 @@ export function memoryBytes(quantity: string): number {
   return Number(m[1]) * MEMORY_UNITS[m[2] ?? ''];
 }
 
+/** A container's memory limit in bytes (the agent's by default), or undefined when it has none. */
+export function memoryLimitOf(pod: V1Pod, container = AGENT_CONTAINER): number | undefined {
+  const limit = pod.spec?.containers.find(c => c.name === container)?.resources?.limits?.memory;
+  const bytes = limit === undefined ? NaN : memoryBytes(String(limit));
+  return Number.isFinite(bytes) ? bytes : undefined;
+}
+
 /** Slurm's `--mem` takes megabytes (MiB); rounded up so a profile never gets less than it asked. */
 export function slurmMem(quantity: string): string {
   return `${Math.ceil(memoryBytes(quantity) / 1024 ** 2)}M`;

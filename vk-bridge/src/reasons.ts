@@ -94,7 +94,7 @@ export function formatBytes(bytes: number): string {
 
 /** The reason of a job killed for its memory, with the limit it had when known. */
 export function outOfMemoryReason(limitBytes?: number): string {
-  return limitBytes && Number.isFinite(limitBytes)
+  return limitBytes
     ? `out of memory: the job used more than its ${formatBytes(limitBytes)}`
     : 'out of memory: the job used more than the memory it asked for';
 }

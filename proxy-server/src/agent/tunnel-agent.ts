@@ -561,6 +561,27 @@ function maskingNeeded(target: URL): boolean {
   return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
 }
 
+/**
+ * Pings every interval; a link that showed no sign of life since the last ping is dead. `alive`
+ * is what any sign of life (an answer, the peer's own ping) calls.
+ */
+function heartbeat(
+  intervalMs: number,
+  ping: (alive: () => void) => void,
+  dead: () => void
+): { alive: () => void; stop: () => void } {
+  let seen = true;
+  const alive = (): void => {
+    seen = true;
+  };
+  const timer = setInterval(() => {
+    if (!seen) return dead();
+    seen = false;
+    ping(alive);
+  }, intervalMs);
+  return { alive, stop: () => clearInterval(timer) };
+}
+
 /** HTTP/2 directly on the socket; close codes arrive as GOAWAY debug data. */
 function rawLink(
   socket: net.Socket,
@@ -570,29 +591,29 @@ function rawLink(
 ): Link {
   let told: { code: number; reason: string } | undefined;
   let failure = '';
-  let alive = true;
   session.on('goaway', (_code, _lastStreamId, data?: Buffer) => {
     told ??= parseGoawayData(data);
   });
-  session.on('ping', () => (alive = true));
   socket.on('error', err => (failure ||= err.message));
-  const pinger = setInterval(() => {
-    if (!alive) {
+  const beat = heartbeat(
+    pingIntervalMs,
+    alive => {
+      try {
+        session.ping(err => {
+          if (!err) alive();
+        });
+      } catch {
+        // The session is closing; 'close' follows.
+      }
+    },
+    () => {
       failure = 'no answer to ping';
       socket.destroy();
-      return;
     }
-    alive = false;
-    try {
-      session.ping(err => {
-        if (!err) alive = true;
-      });
-    } catch {
-      // The session is closing; 'close' follows.
-    }
-  }, pingIntervalMs);
+  );
+  session.on('ping', beat.alive);
   socket.once('close', () => {
-    clearInterval(pinger);
+    beat.stop();
     onEnd({ code: told?.code ?? 1006, reason: told?.reason ?? '', failure: told ? '' : failure });
   });
   return {
@@ -621,25 +642,20 @@ function webSocketLink(
   onEnd: (ending: Ending) => void
 ): Link {
   let failure = '';
-  let alive = true;
-  const markAlive = (): void => {
-    alive = true;
-  };
-  ws.on('pong', markAlive);
-  ws.on('ping', markAlive);
-  ws.on('message', markAlive);
-  ws.on('error', err => (failure ||= err.message));
-  const pinger = setInterval(() => {
-    if (!alive) {
+  const beat = heartbeat(
+    pingIntervalMs,
+    () => ws.ping(),
+    () => {
       failure = 'no answer to ping';
       ws.terminate();
-      return;
     }
-    alive = false;
-    ws.ping();
-  }, pingIntervalMs);
+  );
+  ws.on('pong', beat.alive);
+  ws.on('ping', beat.alive);
+  ws.on('message', beat.alive);
+  ws.on('error', err => (failure ||= err.message));
   ws.once('close', (code, reason) => {
-    clearInterval(pinger);
+    beat.stop();
     onEnd({ code, reason: reason.toString(), failure });
   });
   return {

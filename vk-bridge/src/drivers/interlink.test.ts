@@ -78,7 +78,7 @@ test('interlink: container states map to ours as the Virtual Kubelet derives the
     interlinkToStatus(
       { containers: [c({ terminated: { exitCode: 137, reason: 'OOMKilled' } })] },
       'interlink-x',
-      '2Gi'
+      2 * 1024 ** 3
     ).reason,
     'out of memory: the job used more than its 2 GiB'
   );

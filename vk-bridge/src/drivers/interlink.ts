@@ -18,7 +18,7 @@ import type { Readable } from 'node:stream';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
-import { AGENT_CONTAINER, memoryBytes } from '../pod.js';
+import { AGENT_CONTAINER, memoryLimitOf } from '../pod.js';
 import { outOfMemoryReason } from '../reasons.js';
 import type {
   BackendStatus,
@@ -64,8 +64,8 @@ const EXPIRED_REASONS = new Set(['SlurmJobTimeout', 'DeadlineExceeded']);
 export function interlinkToStatus(
   ps: InterlinkPodStatus,
   podName?: string,
-  /** the pod's memory limit, for an OOMKilled reason in words */
-  memoryLimit?: string
+  /** the pod's memory limit in bytes, for an OOMKilled reason in words */
+  memoryLimit?: number
 ): BackendStatus {
   const backendId = ps.JID || podName;
   for (const c of ps.initContainers ?? []) {
@@ -97,10 +97,7 @@ export function interlinkToStatus(
       return {
         phase: 'failed',
         backendId,
-        reason:
-          special.reason === 'OOMKilled'
-            ? outOfMemoryReason(memoryLimit ? memoryBytes(memoryLimit) : undefined)
-            : special.reason,
+        reason: special.reason === 'OOMKilled' ? outOfMemoryReason(memoryLimit) : special.reason,
         exitCode: special.exitCode,
         expired: EXPIRED_REASONS.has(special.reason!) || undefined,
         startedAt
@@ -440,8 +437,7 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
         continue;
       }
       s.misses = 0;
-      const limit = s.pod.spec?.containers[0]?.resources?.limits?.memory;
-      let status = interlinkToStatus(ps, s.pod.metadata!.name, limit && String(limit));
+      let status = interlinkToStatus(ps, s.pod.metadata!.name, memoryLimitOf(s.pod));
       if (s.expiring && FINAL.has(status.phase))
         status = { ...status, phase: 'failed', reason: 'DeadlineExceeded', expired: true };
       this.setStatus(s, status);

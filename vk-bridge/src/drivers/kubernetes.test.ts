@@ -7,6 +7,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { KubernetesDriver, podToStatus } from './kubernetes.js';
 import { FakeApiServer } from '../testing/fake-apiserver.js';
 import { LocalKubelet } from '../testing/local-kubelet.js';
+import { terminatedAgent } from '../testing/kubernetes-site.js';
 import {
   launch,
   PYTHON,
@@ -41,19 +42,6 @@ test('kubernetes: pod status maps to ours (queue on the virtual node, deadline, 
     spec: { nodeName, containers: [{ name: 'agent' }] },
     status
   });
-  const term = (reason: string, exitCode: number) => ({
-    phase: 'Failed',
-    containerStatuses: [
-      {
-        name: 'agent',
-        image: '',
-        imageID: '',
-        ready: false,
-        restartCount: 0,
-        state: { terminated: { reason, exitCode } }
-      }
-    ]
-  });
   const cases: [V1Pod, Partial<BackendStatus>][] = [
     [
       pod({
@@ -73,18 +61,21 @@ test('kubernetes: pod status maps to ours (queue on the virtual node, deadline, 
       { phase: 'failed', reason: 'DeadlineExceeded', expired: true }
     ],
     [
-      pod(term('SlurmJobTimeout', 0), 'vega-vk'),
+      pod(terminatedAgent('SlurmJobTimeout', 0), 'vega-vk'),
       { phase: 'failed', reason: 'SlurmJobTimeout', expired: true }
     ],
     [
-      pod(term('OOMKilled', 137), 'vega-vk'),
+      pod(terminatedAgent('OOMKilled', 137), 'vega-vk'),
       {
         phase: 'failed',
         reason: 'out of memory: the job used more than the memory it asked for',
         exitCode: 137
       }
     ],
-    [pod(term('Error', 1), 'vega-vk'), { phase: 'failed', reason: 'exit code 1', exitCode: 1 }]
+    [
+      pod(terminatedAgent('Error', 1), 'vega-vk'),
+      { phase: 'failed', reason: 'exit code 1', exitCode: 1 }
+    ]
   ];
   for (const [p, want] of cases) {
     const got = podToStatus(p);

@@ -16,7 +16,7 @@ import {
 } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
-import { AGENT_CONTAINER, GPU_RESOURCE, labelValue, memoryBytes } from '../pod.js';
+import { AGENT_CONTAINER, GPU_RESOURCE, labelValue, memoryLimitOf } from '../pod.js';
 import { lastLine, outOfMemoryReason, withLogLine } from '../reasons.js';
 import {
   LABELS,
@@ -88,12 +88,10 @@ export function podToStatus(pod: V1Pod): BackendStatus {
           startedAt
         };
       if (t?.reason === 'OOMKilled') {
-        const limit = pod.spec?.containers.find(c => c.name === ctr?.name)?.resources?.limits
-          ?.memory;
         return {
           phase: 'failed',
           backendId,
-          reason: outOfMemoryReason(limit ? memoryBytes(String(limit)) : undefined),
+          reason: outOfMemoryReason(ctr ? memoryLimitOf(pod, ctr.name) : undefined),
           exitCode: t.exitCode,
           startedAt
         };

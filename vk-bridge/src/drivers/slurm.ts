@@ -15,7 +15,7 @@ import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { DriverError, sessionIdOf } from '../errors.js';
 import { fileLogStream } from '../logfile.js';
 import { containerArgv, containerEnv, materialiseVolumes, mountsOf, rewrite } from '../podfiles.js';
-import { memoryBytes } from '../pod.js';
+import { memoryLimitOf } from '../pod.js';
 import {
   lastLine,
   outOfMemoryReason,
@@ -579,10 +579,7 @@ export class SlurmDriver extends EventEmitter<DriverEvents> implements Driver {
     const tail = await readLogTail(join(s.dir, 'job.out'));
     const killed = slurmMemoryKill(tail);
     if (oom || killed) {
-      const limit =
-        killed?.limitBytes ??
-        memoryBytes(String(s.pod.spec?.containers[0]?.resources?.limits?.memory ?? ''));
-      return { ...status, reason: outOfMemoryReason(limit) };
+      return { ...status, reason: outOfMemoryReason(killed?.limitBytes ?? memoryLimitOf(s.pod)) };
     }
     const base = files.init
       ? `init container ${files.init}: exit code ${files.code}`
