@@ -7,8 +7,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import {
-  CreateSessionRequest,
-  firstProblem,
+  type CreateSessionRequest,
   formatWalltime,
   isFinalState,
   type ErrorBody,
@@ -17,6 +16,7 @@ import {
   type Site,
   type SiteHealth
 } from '@jupyterlab-interlink/contract';
+import { checkLaunch, maxWalltimeOf, walltimeOf } from '@jupyterlab-interlink/contract/launch';
 import {
   ANNOTATIONS,
   LABELS,
@@ -123,7 +123,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       driver: site.driver,
       health: this.health.get(site.id) ?? { status: 'unknown' },
       profiles: site.profiles.map(p => {
-        const maxWalltime = Math.min(p.maxWalltime, site.maxWalltime ?? Infinity);
+        const maxWalltime = maxWalltimeOf(site, p);
         return {
           id: p.id,
           displayName: p.displayName,
@@ -138,47 +138,23 @@ export class SessionManager extends EventEmitter<SessionEvents> {
 
   /** Validates a launch request and hands the pod to the site's driver. */
   async create(caller: Caller, body: unknown): Promise<Session> {
-    const problem = firstProblem(CreateSessionRequest, body);
-    if (problem) throw new ApiError(400, problem);
-    const request = body as CreateSessionRequest;
-    const site = this.sites.get(request.site);
-    if (!site) {
-      throw invalid(
-        'site',
-        `unknown site "${request.site}"; available: ${[...this.sites.keys()].join(', ')}`
-      );
-    }
-    const profile = site.profiles.find(p => p.id === request.profile);
-    if (!profile) {
-      throw invalid(
-        'profile',
-        `site "${site.id}" has no profile "${request.profile}"; available: ${site.profiles.map(p => p.id).join(', ')}`
-      );
-    }
-    const maxWalltime = Math.min(profile.maxWalltime, site.maxWalltime ?? Infinity);
-    const walltime = request.walltime ?? Math.min(profile.defaultWalltime ?? 3600, maxWalltime);
-    if (walltime > maxWalltime) {
-      throw invalid(
-        'walltime',
-        `walltime ${formatWalltime(walltime)} is above the ${formatWalltime(maxWalltime)} that profile "${profile.id}" of site "${site.id}" allows`
-      );
-    }
-    if (request.type === 'job' && !request.path && !request.command) {
-      throw invalid('path', 'a job needs the notebook or script to run (path) or a command');
-    }
+    const asked = this.sites.get(String((body as { site?: unknown } | null)?.site));
     const live = [...this.records.values()].filter(
       r =>
         r.session.owner === caller.name &&
-        r.session.site === site.id &&
+        r.session.site === asked?.id &&
         !isFinalState(r.session.state)
     ).length;
-    if (site.maxSessionsPerUser !== undefined && live >= site.maxSessionsPerUser) {
-      throw new ApiError(429, {
-        error: 'limit_reached',
-        field: 'site',
-        message: `you already have ${live} live session(s) on "${site.displayName}", the most this site allows; stop one first`
-      });
-    }
+    const problem = checkLaunch(asked, body, {
+      siteIds: [...this.sites.keys()],
+      liveSessions: live
+    });
+    if (problem) throw new ApiError(problem.error === 'limit_reached' ? 429 : 400, problem);
+    // checkLaunch found the site and its profile
+    const request = body as CreateSessionRequest;
+    const site = asked!;
+    const profile = site.profiles.find(p => p.id === request.profile)!;
+    const walltime = walltimeOf(site, profile, request);
 
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -563,8 +539,4 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     }
     return out;
   }
-}
-
-function invalid(field: string, message: string): ApiError {
-  return new ApiError(400, { error: 'invalid_field', field, message: `${field}: ${message}` });
 }
