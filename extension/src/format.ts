@@ -5,7 +5,16 @@ import {
   type SessionState,
   type Site
 } from '@jupyterlab-interlink/contract';
-import { TranslationBundle } from '@jupyterlab/translation';
+import type { TranslationBundle } from '@jupyterlab/translation';
+
+/** "Leonardo · 1×A100": where a session runs, by display names where the site is known. */
+export function placeLabel(
+  site: Pick<Site, 'displayName' | 'profiles'> | undefined,
+  at: { site: string; profile: string }
+): string {
+  const profile = site?.profiles.find(p => p.id === at.profile);
+  return `${site?.displayName ?? at.site} · ${profile?.displayName ?? at.profile}`;
+}
 
 export function kindLabel(kind: Site['kind']): string {
   return kind === 'hpc' ? 'HPC' : kind === 'htc' ? 'HTC' : 'Cloud';

@@ -3,7 +3,9 @@ import { ServerConnection } from '@jupyterlab/services';
 import { PromiseDelegate, Token } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
 import { ISignal, Signal } from '@lumino/signaling';
-import { ApiError, InterlinkApi, readEventStream } from './api';
+import { ApiError, InterlinkApi } from './api';
+import { readEventStream } from './eventstream';
+import { SessionList, type SessionListChange } from './sessionlist';
 
 /** A session change: `previous` is undefined the first time the session is seen. */
 export interface ISessionChange {
@@ -57,7 +59,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
     return this._sites;
   }
   get sessions(): readonly Session[] {
-    return [...this._sessions.values()].sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+    return this._sessions.all;
   }
   get sitesError(): string | null {
     return this._sitesError;
@@ -93,7 +95,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
 
   async launch(request: CreateSessionRequest): Promise<Session> {
     const session = await this.api.create(request);
-    this._upsert(session);
+    this._apply(this._sessions.upsert(session));
     return session;
   }
 
@@ -126,7 +128,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
 
   private async _initialSessions(): Promise<void> {
     try {
-      this._replaceAll(await this.api.sessions());
+      this._apply(this._sessions.replaceAll(await this.api.sessions()));
     } catch {
       // the event stream will bring them when the server answers
     }
@@ -157,9 +159,9 @@ export class InterlinkModel implements IInterlink, IDisposable {
             return;
           }
           if (event === 'session') {
-            this._upsert(payload as Session);
+            this._apply(this._sessions.upsert(payload as Session));
           } else if (event === 'session-removed') {
-            this._remove((payload as { id: string }).id);
+            this._apply(this._sessions.remove((payload as { id: string }).id));
           } else if (event === 'sites') {
             this._sites = payload as Site[];
             this._sitesError = null;
@@ -178,7 +180,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
       delay = Math.min(delay * 2, 30000);
       // State may have moved while we were away (sessions gone from the list are gone).
       try {
-        this._replaceAll(await this.api.sessions());
+        this._apply(this._sessions.replaceAll(await this.api.sessions()));
       } catch {
         // still away
       }
@@ -192,36 +194,13 @@ export class InterlinkModel implements IInterlink, IDisposable {
     }
   }
 
-  private _replaceAll(sessions: Session[]): void {
-    const ids = new Set(sessions.map(s => s.id));
-    for (const id of [...this._sessions.keys()]) {
-      if (!ids.has(id)) {
-        this._remove(id);
+  private _apply(changes: SessionListChange[]): void {
+    for (const change of changes) {
+      if (change.kind === 'changed') {
+        this._sessionChanged.emit({ session: change.session, previous: change.previous });
+      } else {
+        this._sessionRemoved.emit(change.session);
       }
-    }
-    for (const session of sessions) {
-      this._upsert(session);
-    }
-  }
-
-  private _upsert(session: Session): void {
-    const previous = this._sessions.get(session.id);
-    if (previous && previous.updatedAt > session.updatedAt) {
-      return;
-    }
-    if (previous && JSON.stringify(previous) === JSON.stringify(session)) {
-      return;
-    }
-    this._sessions.set(session.id, session);
-    this._sessionChanged.emit({ session, previous });
-    this._changed.emit();
-  }
-
-  private _remove(id: string): void {
-    const session = this._sessions.get(id);
-    if (session) {
-      this._sessions.delete(id);
-      this._sessionRemoved.emit(session);
       this._changed.emit();
     }
   }
@@ -229,7 +208,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
   private _sites: Site[] = [];
   private _sitesError: string | null = null;
   private _sitesLoaded = false;
-  private _sessions = new Map<string, Session>();
+  private _sessions = new SessionList();
   private _streamStatus: StreamStatus = 'connecting';
   private _ready = new PromiseDelegate<void>();
   private _abort = new AbortController();

@@ -2,9 +2,10 @@ import { formatWalltime, type Session } from '@jupyterlab-interlink/contract';
 import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { queueWords } from './format';
+import { placeLabel, queueWords } from './format';
+import { kernelNameFor } from './kernelnames';
 import { IInterlink, ISessionChange } from './model';
-import { kernelNameFor } from './remote';
+import { dueWarnings, restartsWarning, wantsNotice } from './notices';
 
 export interface INotifierOptions {
   interlink: IInterlink;
@@ -21,8 +22,8 @@ export interface INotifierOptions {
  * its walltime ends that also saves the notebooks using its kernel.
  */
 export class Notifier {
-  constructor(private readonly _o: INotifierOptions) {
-    _o.interlink.sessionChanged.connect(this._onChange, this);
+  constructor(private readonly _options: INotifierOptions) {
+    _options.interlink.sessionChanged.connect(this._onChange, this);
     this._timer = window.setInterval(() => this._checkWalltimes(), 5000);
   }
 
@@ -37,30 +38,21 @@ export class Notifier {
 
   dispose(): void {
     window.clearInterval(this._timer);
-    this._o.interlink.sessionChanged.disconnect(this._onChange, this);
+    this._options.interlink.sessionChanged.disconnect(this._onChange, this);
   }
 
   private _label(session: Session): string {
-    const site = this._o.interlink.site(session.site);
-    const profile = site?.profiles.find(p => p.id === session.profile);
-    return `${site?.displayName ?? session.site} · ${profile?.displayName ?? session.profile}`;
+    return placeLabel(this._options.interlink.site(session.site), session);
   }
 
   private _onChange(_: unknown, { session, previous }: ISessionChange): void {
-    if (previous && previous.state !== session.state && session.state === 'ready') {
-      // a fresh start gets its own walltime warning
+    if (restartsWarning(session, previous)) {
       this._warned.delete(session.id);
     }
-    if (!this.enabled) {
+    if (!this.enabled || !wantsNotice(session, previous, this._followed.has(session.id))) {
       return;
     }
-    if (!previous && !this._followed.has(session.id)) {
-      return;
-    }
-    if (previous && previous.state === session.state) {
-      return;
-    }
-    const { trans } = this._o;
+    const { trans } = this._options;
     const where = this._label(session);
     const show = (
       type: Notification.TypeOptions,
@@ -86,7 +78,7 @@ export class Notifier {
     };
     const logs: Notification.IAction = {
       label: trans.__('Show log'),
-      callback: () => this._o.openLogs(session)
+      callback: () => this._options.openLogs(session)
     };
     switch (session.state) {
       case 'pending':
@@ -114,7 +106,7 @@ export class Notifier {
             actions: [
               {
                 label: trans.__('Use in notebook'),
-                callback: () => void this._o.useInNotebook(session).catch(() => undefined),
+                callback: () => void this._options.useInNotebook(session).catch(() => undefined),
                 displayType: 'accent'
               }
             ]
@@ -153,7 +145,7 @@ export class Notifier {
             });
           completed([]);
           // The executed notebook, once JupyterLab can see it.
-          void this._o.jobResult(session).then(open => {
+          void this._options.jobResult(session).then(open => {
             if (open) {
               completed([
                 { label: trans.__('Open result'), callback: open, displayType: 'accent' }
@@ -185,7 +177,7 @@ export class Notifier {
   async saveNotebooksOf(session: Session): Promise<number> {
     const name = kernelNameFor(session.id);
     const saves: Promise<void>[] = [];
-    this._o.notebooks?.forEach(panel => {
+    this._options.notebooks?.forEach(panel => {
       if (panel.sessionContext.session?.kernel?.name === name && panel.context.model.dirty) {
         saves.push(panel.context.save());
       } else if (panel.sessionContext.session?.kernel?.name === name) {
@@ -197,22 +189,20 @@ export class Notifier {
   }
 
   private _checkWalltimes(): void {
-    const now = Date.now();
-    for (const session of this._o.interlink.sessions) {
-      if (session.state !== 'ready' || !session.endsAt || this._warned.has(session.id)) {
-        continue;
-      }
-      const left = (Date.parse(session.endsAt) - now) / 1000;
-      if (left > this.warnBeforeSeconds || left <= 0) {
-        continue;
-      }
+    const { sessions } = this._options.interlink;
+    for (const { session, left } of dueWarnings(
+      sessions,
+      Date.now(),
+      this.warnBeforeSeconds,
+      this._warned
+    )) {
       this._warned.add(session.id);
       void this._warn(session, left);
     }
   }
 
   private async _warn(session: Session, left: number): Promise<void> {
-    const { trans } = this._o;
+    const { trans } = this._options;
     const saved = this.saveBeforeEnd ? await this.saveNotebooksOf(session) : 0;
     const message =
       saved > 0

@@ -11,20 +11,8 @@ import {
   SessionManager
 } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
+import { kernelNameFor, sessionIdOf } from './kernelnames';
 import { IInterlink } from './model';
-
-/** Kernel names of remote kernels: `interlink-<sessionId>`. */
-export const KERNEL_PREFIX = 'interlink-';
-
-export function kernelNameFor(sessionId: string): string {
-  return KERNEL_PREFIX + sessionId;
-}
-
-export function sessionIdOf(kernelName: string | undefined | null): string | null {
-  return kernelName && kernelName.startsWith(KERNEL_PREFIX)
-    ? kernelName.slice(KERNEL_PREFIX.length)
-    : null;
-}
 
 /** Shows a kernel connection as dead (and closes it) without asking a server that is gone. */
 export function markDead(kernel: Kernel.IKernelConnection | null | undefined): void {

@@ -21,7 +21,9 @@ import {
 import { Token } from '@lumino/coreutils';
 import { IInterlink, InterlinkModel } from './model';
 import { RemoteBackends } from './remote';
-import { RoutingKernelManager, RoutingKernelSpecManager, RoutingSessionManager } from './routing';
+import { RoutingKernelManager } from './routing/kernels';
+import { RoutingKernelSpecManager } from './routing/kernelspecs';
+import { RoutingSessionManager } from './routing/sessions';
 
 export const IRemoteKernels = new Token<RemoteBackends>(
   '@jupyterlab-interlink/extension:IRemoteKernels',

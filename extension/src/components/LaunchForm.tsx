@@ -1,0 +1,204 @@
+import { CreateSessionRequest, formatWalltime, type Site } from '@jupyterlab-interlink/contract';
+import { TranslationBundle } from '@jupyterlab/translation';
+import * as React from 'react';
+import { ApiError } from '../api';
+import { resourcesLabel } from '../format';
+import {
+  FORM_FIELDS,
+  formProblem,
+  launchRequest,
+  type IFieldProblem,
+  type ILaunchFields
+} from '../launchform';
+import { IPanelActions } from './actions';
+
+export interface IFormProps {
+  site: Site;
+  initialProfile: string;
+  trans: TranslationBundle;
+  actions: IPanelActions;
+  onDone(): void;
+}
+
+/** Profile, walltime, kernel or job, label: checked as the user types with the contract's launch rules. */
+export function LaunchForm({
+  site,
+  initialProfile,
+  trans,
+  actions,
+  onDone
+}: IFormProps): React.ReactElement {
+  const [profileId, setProfileId] = React.useState(initialProfile);
+  const profile = site.profiles.find(p => p.id === profileId);
+  const [walltimeText, setWalltimeText] = React.useState(
+    formatWalltime(profile?.defaultWalltime ?? 3600)
+  );
+  const [type, setType] = React.useState<'kernel' | 'job'>('kernel');
+  const [path, setPath] = React.useState('');
+  const [name, setName] = React.useState('');
+  const [serverError, setServerError] = React.useState<IFieldProblem | null>(null);
+  const [submitting, setSubmitting] = React.useState(false);
+
+  React.useEffect(() => setProfileId(initialProfile), [initialProfile]);
+
+  const fields: ILaunchFields = { profile: profileId, walltime: walltimeText, type, path, name };
+  const request = launchRequest(site, fields);
+  const problem = formProblem(site, fields, trans) ?? serverError;
+  const errorFor = (field: string) => (problem?.field === field ? problem.message : null);
+  const formId = `interlink-form-${site.id}`;
+  const changed =
+    <T,>(set: (v: T) => void) =>
+    (v: T) => {
+      setServerError(null);
+      set(v);
+    };
+
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    if (problem) {
+      return;
+    }
+    setSubmitting(true);
+    try {
+      await actions.launch(request as CreateSessionRequest);
+      onDone();
+    } catch (err) {
+      const field = err instanceof ApiError ? err.field : undefined;
+      setServerError({ field, message: (err as Error).message });
+    } finally {
+      setSubmitting(false);
+    }
+  };
+
+  const fieldProps = (field: string) => ({
+    id: `${formId}-${field}`,
+    'aria-invalid': errorFor(field) ? true : undefined,
+    'aria-describedby': errorFor(field) ? `${formId}-${field}-error` : undefined,
+    'data-testid': `interlink-field-${field}`
+  });
+  const fieldError = (field: string) =>
+    errorFor(field) && (
+      <div
+        className="jp-InterlinkForm-error"
+        id={`${formId}-${field}-error`}
+        data-testid={`interlink-error-${field}`}
+        role="alert"
+      >
+        {errorFor(field)}
+      </div>
+    );
+
+  return (
+    <form
+      className="jp-InterlinkForm"
+      data-testid="interlink-launch-form"
+      aria-label={trans.__('Launch on %1', site.displayName)}
+      onSubmit={e => void submit(e)}
+      noValidate
+    >
+      <label htmlFor={`${formId}-profile`}>{trans.__('Profile')}</label>
+      <select
+        className="jp-mod-styled"
+        value={profileId}
+        onChange={e => changed(setProfileId)(e.target.value)}
+        {...fieldProps('profile')}
+      >
+        {site.profiles.map(p => (
+          <option key={p.id} value={p.id}>
+            {p.displayName} ({resourcesLabel(p, trans)})
+          </option>
+        ))}
+      </select>
+      {fieldError('profile')}
+
+      <label htmlFor={`${formId}-walltime`}>
+        {trans.__('Walltime')}
+        {profile && (
+          <span className="jp-InterlinkForm-hint">
+            {' '}
+            {trans.__('(at most %1)', formatWalltime(profile.maxWalltime))}
+          </span>
+        )}
+      </label>
+      <input
+        className="jp-mod-styled"
+        type="text"
+        inputMode="numeric"
+        placeholder="1:00:00"
+        value={walltimeText}
+        onChange={e => changed(setWalltimeText)(e.target.value)}
+        {...fieldProps('walltime')}
+      />
+      {fieldError('walltime')}
+
+      <fieldset className="jp-InterlinkForm-type">
+        <legend>{trans.__('Run as')}</legend>
+        <label>
+          <input
+            type="radio"
+            name={`${formId}-type`}
+            checked={type === 'kernel'}
+            onChange={() => changed(setType)('kernel')}
+            data-testid="interlink-field-type-kernel"
+          />{' '}
+          {trans.__('Kernel for my notebooks')}
+        </label>
+        <label>
+          <input
+            type="radio"
+            name={`${formId}-type`}
+            checked={type === 'job'}
+            onChange={() => changed(setType)('job')}
+            data-testid="interlink-field-type-job"
+          />{' '}
+          {trans.__('Batch job')}
+        </label>
+      </fieldset>
+      {fieldError('type')}
+
+      {type === 'job' && (
+        <>
+          <label htmlFor={`${formId}-path`}>{trans.__('Notebook or script to run')}</label>
+          <input
+            className="jp-mod-styled"
+            type="text"
+            placeholder="analysis.ipynb"
+            value={path}
+            onChange={e => changed(setPath)(e.target.value)}
+            {...fieldProps('path')}
+          />
+          {fieldError('path')}
+        </>
+      )}
+
+      <label htmlFor={`${formId}-name`}>{trans.__('Label (optional)')}</label>
+      <input
+        className="jp-mod-styled"
+        type="text"
+        value={name}
+        onChange={e => changed(setName)(e.target.value)}
+        {...fieldProps('name')}
+      />
+      {fieldError('name')}
+      {problem && !FORM_FIELDS.includes(problem.field ?? '') && (
+        <div className="jp-InterlinkForm-error" role="alert" data-testid="interlink-error-form">
+          {problem.message}
+        </div>
+      )}
+
+      <div className="jp-InterlinkForm-buttons">
+        <button type="button" className="jp-InterlinkButton" onClick={onDone}>
+          {trans.__('Cancel')}
+        </button>
+        <button
+          type="submit"
+          className="jp-InterlinkButton jp-mod-accept"
+          disabled={!!problem || submitting}
+          data-testid="interlink-launch"
+        >
+          {submitting ? trans.__('Launching…') : trans.__('Launch')}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,12 @@
+import { LabIcon } from '@jupyterlab/ui-components';
+
+/** The extension's one icon: the panel tab, its commands and the log tabs. */
+export const sitesIcon = new LabIcon({
+  name: 'interlink:sites',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" height="16" viewBox="0 0 24 24">' +
+    '<g class="jp-icon3" fill="#616161">' +
+    '<path d="M4 3h16a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1V4a1 1 0 0 1 1-1zm1 2v2h2V5H5z' +
+    'M4 15h16a1 1 0 0 1 1 1v4a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1v-4a1 1 0 0 1 1-1zm1 2v2h2v-2H5z"/>' +
+    '<path d="M11 9.5h2v2h4v2h-2v1.5h-2V13.5h-2V15H9v-1.5H7v-2h4z"/></g></svg>'
+});
