@@ -9,6 +9,6 @@ bash scripts/build.sh
 npx eslint .
 status=0
 node --test --test-concurrency=1 --test-reporter=spec \
-  contract/dist vk-bridge/dist proxy-server/dist || status=$?
+  contract/dist vk-bridge/dist proxy-server/dist extension/dist || status=$?
 npm test -w ui-tests || status=$?
 exit $status
