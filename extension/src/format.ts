@@ -21,48 +21,37 @@ export function kindLabel(kind: Site['kind']): string {
 }
 
 export function resourcesLabel(profile: Profile, trans: TranslationBundle): string {
-  const r = profile.resources;
-  const parts = [r.cpu === 1 ? trans.__('%1 CPU', r.cpu) : trans.__('%1 CPUs', r.cpu), r.memory];
-  if (r.gpu > 0) {
-    parts.push(`${r.gpu}×${r.gpuType ?? 'GPU'}`);
+  const { cpu, memory, gpu, gpuType } = profile.resources;
+  const parts = [cpu === 1 ? trans.__('%1 CPU', cpu) : trans.__('%1 CPUs', cpu), memory];
+  if (gpu > 0) {
+    parts.push(`${gpu}×${gpuType ?? 'GPU'}`);
   }
   return parts.join(' · ');
 }
 
+/** A state in the words users read on the card (Record: a new state cannot go unnamed). */
 export function stateLabel(state: SessionState, trans: TranslationBundle): string {
-  switch (state) {
-    case 'pending':
-      return trans.__('Submitting');
-    case 'queued':
-      return trans.__('Queued');
-    case 'starting':
-      return trans.__('Starting');
-    case 'ready':
-      return trans.__('Ready');
-    case 'stopping':
-      return trans.__('Stopping');
-    case 'completed':
-      return trans.__('Completed');
-    case 'failed':
-      return trans.__('Failed');
-    case 'cancelled':
-      return trans.__('Stopped');
-    case 'expired':
-      return trans.__('Walltime over');
-  }
+  const words: Record<SessionState, string> = {
+    pending: trans.__('Submitting'),
+    queued: trans.__('Queued'),
+    starting: trans.__('Starting'),
+    ready: trans.__('Ready'),
+    stopping: trans.__('Stopping'),
+    completed: trans.__('Completed'),
+    failed: trans.__('Failed'),
+    cancelled: trans.__('Stopped'),
+    expired: trans.__('Walltime over')
+  };
+  return words[state];
 }
 
 export function healthLabel(status: Site['health']['status'], trans: TranslationBundle): string {
-  switch (status) {
-    case 'ok':
-      return trans.__('Available');
-    case 'degraded':
-      return trans.__('Degraded');
-    case 'down':
-      return trans.__('Down');
-    default:
-      return trans.__('Status unknown');
-  }
+  const words: Record<string, string> = {
+    ok: trans.__('Available'),
+    degraded: trans.__('Degraded'),
+    down: trans.__('Down')
+  };
+  return words[status] ?? trans.__('Status unknown');
 }
 
 function since(iso: string | undefined, now: number): number {
@@ -138,28 +127,21 @@ export function exitWords(
  * docs people search ("Resources" means nothing to a physicist on their first day).
  */
 export function queueWords(reason: string, trans: TranslationBundle): string {
-  const words = ((): string | null => {
-    switch (reason) {
-      case 'Resources':
-        return trans.__('the CPUs, GPUs or memory it asks for are in use');
-      case 'Priority':
-        return trans.__('jobs with a higher priority go first');
-      case 'Dependency':
-        return trans.__('it waits for another job to finish');
-      case 'BeginTime':
-        return trans.__('it is set to start later');
-      case 'ReqNodeNotAvail':
-        return trans.__('the nodes it needs are down, drained or reserved');
-      case 'PartitionTimeLimit':
-        return trans.__("its walltime is above the partition's limit");
-      case 'JobHeldAdmin':
-      case 'JobHeldUser':
-        return trans.__('it is on hold');
-      default:
-        return /MaxJobs|MaxSubmit|MaxCpu|MaxGRES|MaxTRES|GrpTRES|GrpJobs/.test(reason)
-          ? trans.__('you are at a limit of your account or QOS on this site')
-          : null;
-    }
-  })();
+  const known: Record<string, string> = {
+    Resources: trans.__('the CPUs, GPUs or memory it asks for are in use'),
+    Priority: trans.__('jobs with a higher priority go first'),
+    Dependency: trans.__('it waits for another job to finish'),
+    BeginTime: trans.__('it is set to start later'),
+    ReqNodeNotAvail: trans.__('the nodes it needs are down, drained or reserved'),
+    PartitionTimeLimit: trans.__("its walltime is above the partition's limit"),
+    JobHeldAdmin: trans.__('it is on hold'),
+    JobHeldUser: trans.__('it is on hold')
+  };
+  const atLimit = /MaxJobs|MaxSubmit|MaxCpu|MaxGRES|MaxTRES|GrpTRES|GrpJobs/.test(reason);
+  const words = Object.hasOwn(known, reason)
+    ? known[reason]
+    : atLimit
+      ? trans.__('you are at a limit of your account or QOS on this site')
+      : null;
   return words ? `${words} (${reason})` : reason;
 }

@@ -109,15 +109,15 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
     if (settings) {
       void settings
         .load(PLUGIN_ID)
-        .then(s => {
+        .then(loaded => {
           const apply = () => {
-            notifier.enabled = s.get('notifications').composite !== false;
+            notifier.enabled = loaded.get('notifications').composite !== false;
             notifier.warnBeforeSeconds =
-              Number(s.get('walltimeWarningMinutes').composite ?? 15) * 60;
-            notifier.saveBeforeEnd = s.get('saveBeforeWalltimeEnds').composite !== false;
+              Number(loaded.get('walltimeWarningMinutes').composite ?? 15) * 60;
+            notifier.saveBeforeEnd = loaded.get('saveBeforeWalltimeEnds').composite !== false;
           };
           apply();
-          s.changed.connect(apply);
+          loaded.changed.connect(apply);
         })
         .catch(() => undefined);
     }

@@ -31,18 +31,16 @@ export interface IRemoteKernelName {
  * id) added where two would read the same. Keys are session ids.
  */
 export function remoteKernelNames(kernels: readonly IRemoteKernelName[]): Map<string, string> {
-  const label = (k: IRemoteKernelName) => `${k.specName} — ${k.place}`;
+  const label = (kernel: IRemoteKernelName) => `${kernel.specName} — ${kernel.place}`;
   const counts = new Map<string, number>();
-  for (const k of kernels) {
-    counts.set(label(k), (counts.get(label(k)) ?? 0) + 1);
+  for (const kernel of kernels) {
+    counts.set(label(kernel), (counts.get(label(kernel)) ?? 0) + 1);
   }
   const names = new Map<string, string>();
-  for (const k of kernels) {
-    const same = (counts.get(label(k)) ?? 0) > 1;
-    names.set(
-      k.sessionId,
-      same ? `${label(k)} (${k.sessionName || k.sessionId.slice(0, 8)})` : label(k)
-    );
+  for (const kernel of kernels) {
+    const same = (counts.get(label(kernel)) ?? 0) > 1;
+    const tag = kernel.sessionName || kernel.sessionId.slice(0, 8);
+    names.set(kernel.sessionId, same ? `${label(kernel)} (${tag})` : label(kernel));
   }
   return names;
 }

@@ -17,9 +17,9 @@ import { IInterlink } from './model';
 /** Shows a kernel connection as dead (and closes it) without asking a server that is gone. */
 export function markDead(kernel: Kernel.IKernelConnection | null | undefined): void {
   if (kernel && !kernel.isDisposed && kernel.status !== 'dead') {
-    const kc = kernel as Kernel.IKernelConnection & { handleShutdown?: () => void };
-    if (kc.handleShutdown) {
-      kc.handleShutdown();
+    const connection = kernel as Kernel.IKernelConnection & { handleShutdown?: () => void };
+    if (connection.handleShutdown) {
+      connection.handleShutdown();
     } else {
       kernel.dispose();
     }
@@ -76,8 +76,8 @@ export class RemoteBackend {
       serverSettings,
       listRunning: async () => (await kernelClient.listRunning()).map(toLocal),
       getModel: async id => {
-        const m = await kernelClient.getModel(id);
-        return m && toLocal(m);
+        const model = await kernelClient.getModel(id);
+        return model && toLocal(model);
       },
       startNew: async () => toLocal(await kernelClient.startNew({ name: this.remoteSpecName })),
       restart: id => kernelClient.restart(id),
@@ -178,8 +178,8 @@ export class RemoteBackend {
     const connections = (
       this.kernels as unknown as { _kernelConnections?: Set<Kernel.IKernelConnection> }
     )._kernelConnections;
-    for (const kc of [...(connections ?? [])]) {
-      markDead(kc);
+    for (const connection of [...(connections ?? [])]) {
+      markDead(connection);
     }
     this.kernels.dispose();
     this.sessions.dispose();
@@ -206,7 +206,9 @@ export class RemoteBackends {
     // A notebook restoring a remote kernel needs its backend known before it looks.
     this.ready = interlink.ready.then(() =>
       Promise.race([
-        Promise.all([...this._backends.values()].map(b => b.specReady)).then(() => undefined),
+        Promise.all([...this._backends.values()].map(backend => backend.specReady)).then(
+          () => undefined
+        ),
         new Promise<void>(resolve => setTimeout(resolve, 5000))
       ])
     );

@@ -53,68 +53,70 @@ const remoteKernels: ServiceManagerPlugin<RemoteBackends> = {
   activate: (_: null, interlink: IInterlink): RemoteBackends => new RemoteBackends(interlink)
 };
 
-const kernelSpecManager: ServiceManagerPlugin<KernelSpec.IManager> = {
+/** What a stock local manager is made with: this server's settings, and when to poll less. */
+interface ILocalOptions {
+  serverSettings?: ServerConnection.ISettings;
+  standby: () => boolean | 'when-hidden';
+}
+
+/**
+ * A plugin that provides a routing manager: `create` gets the local manager's options, then what
+ * the plugin `requires`, in order.
+ */
+function routingPlugin<T>(
+  plugin: Pick<ServiceManagerPlugin<T>, 'id' | 'description' | 'provides' | 'requires'> & {
+    create(local: ILocalOptions, ...required: unknown[]): T;
+  }
+): ServiceManagerPlugin<T> {
+  const count = plugin.requires?.length ?? 0;
+  return {
+    id: plugin.id,
+    description: plugin.description,
+    autoStart: true,
+    provides: plugin.provides,
+    requires: plugin.requires,
+    optional: [IServerSettings, IConnectionStatus],
+    activate: (_: null, ...args: unknown[]): T => {
+      const [serverSettings, connectionStatus] = args.slice(count) as [
+        ServerConnection.ISettings | undefined,
+        IConnectionStatus | undefined
+      ];
+      const local = { serverSettings, standby: standby(connectionStatus) };
+      return plugin.create(local, ...args.slice(0, count));
+    }
+  };
+}
+
+const kernelSpecManager = routingPlugin<KernelSpec.IManager>({
   id: '@jupyterlab-interlink/extension:kernel-spec-manager',
   description: 'Kernel specs of this server plus one per ready remote kernel session.',
-  autoStart: true,
   provides: IKernelSpecManager,
   requires: [IInterlink, IRemoteKernels],
-  optional: [IServerSettings, IConnectionStatus],
-  activate: (
-    _: null,
-    interlink: IInterlink,
-    backends: RemoteBackends,
-    serverSettings: ServerConnection.ISettings | undefined,
-    connectionStatus: IConnectionStatus | undefined
-  ): KernelSpec.IManager => {
-    const local = new KernelSpecManager({ serverSettings, standby: standby(connectionStatus) });
-    return new RoutingKernelSpecManager(local, backends, interlink);
-  }
-};
+  create: (local, interlink: IInterlink, backends: RemoteBackends) =>
+    new RoutingKernelSpecManager(new KernelSpecManager(local), backends, interlink)
+});
 
-const kernelManager: ServiceManagerPlugin<Kernel.IManager> = {
+const kernelManager = routingPlugin<Kernel.IManager>({
   id: '@jupyterlab-interlink/extension:kernel-manager',
   description: 'Kernels of this server plus those of remote kernel sessions.',
-  autoStart: true,
   provides: IKernelManager,
   requires: [IRemoteKernels],
-  optional: [IServerSettings, IConnectionStatus],
-  activate: (
-    _: null,
-    backends: RemoteBackends,
-    serverSettings: ServerConnection.ISettings | undefined,
-    connectionStatus: IConnectionStatus | undefined
-  ): Kernel.IManager => {
-    const local = new KernelManager({ serverSettings, standby: standby(connectionStatus) });
-    return new RoutingKernelManager(local, backends);
-  }
-};
+  create: (local, backends: RemoteBackends) =>
+    new RoutingKernelManager(new KernelManager(local), backends)
+});
 
-const sessionManager: ServiceManagerPlugin<Session.IManager> = {
+const sessionManager = routingPlugin<Session.IManager>({
   id: '@jupyterlab-interlink/extension:session-manager',
   description:
     'Sessions of this server plus those of remote kernel sessions; moves notebooks between them.',
-  autoStart: true,
   provides: ISessionManager,
   requires: [IKernelManager, IRemoteKernels],
-  optional: [IServerSettings, IConnectionStatus],
-  activate: (
-    _: null,
-    kernels: Kernel.IManager,
-    backends: RemoteBackends,
-    serverSettings: ServerConnection.ISettings | undefined,
-    connectionStatus: IConnectionStatus | undefined
-  ): Session.IManager => {
+  create: (local, kernels: Kernel.IManager, backends: RemoteBackends) => {
     // The local session manager connects local kernels through the local kernel manager.
-    const localKernels = kernels instanceof RoutingKernelManager ? kernels.local : kernels;
-    const local = new SessionManager({
-      kernelManager: localKernels,
-      serverSettings,
-      standby: standby(connectionStatus)
-    });
-    return new RoutingSessionManager(local, backends);
+    const kernelManager = kernels instanceof RoutingKernelManager ? kernels.local : kernels;
+    return new RoutingSessionManager(new SessionManager({ ...local, kernelManager }), backends);
   }
-};
+});
 
 export const servicePlugins = [
   client,

@@ -88,6 +88,29 @@ export function LaunchForm({
       </div>
     );
 
+  const textField = (
+    field: string,
+    value: string,
+    set: (v: string) => void,
+    extra: React.InputHTMLAttributes<HTMLInputElement> = {}
+  ) => (
+    <>
+      <input
+        className="jp-mod-styled"
+        type="text"
+        {...extra}
+        value={value}
+        onChange={e => changed(set)(e.target.value)}
+        {...fieldProps(field)}
+      />
+      {fieldError(field)}
+    </>
+  );
+  const kinds: [typeof type, string][] = [
+    ['kernel', trans.__('Kernel for my notebooks')],
+    ['job', trans.__('Batch job')]
+  ];
+
   return (
     <form
       className="jp-InterlinkForm"
@@ -120,66 +143,37 @@ export function LaunchForm({
           </span>
         )}
       </label>
-      <input
-        className="jp-mod-styled"
-        type="text"
-        inputMode="numeric"
-        placeholder="1:00:00"
-        value={walltimeText}
-        onChange={e => changed(setWalltimeText)(e.target.value)}
-        {...fieldProps('walltime')}
-      />
-      {fieldError('walltime')}
+      {textField('walltime', walltimeText, setWalltimeText, {
+        inputMode: 'numeric',
+        placeholder: '1:00:00'
+      })}
 
       <fieldset className="jp-InterlinkForm-type">
         <legend>{trans.__('Run as')}</legend>
-        <label>
-          <input
-            type="radio"
-            name={`${formId}-type`}
-            checked={type === 'kernel'}
-            onChange={() => changed(setType)('kernel')}
-            data-testid="interlink-field-type-kernel"
-          />{' '}
-          {trans.__('Kernel for my notebooks')}
-        </label>
-        <label>
-          <input
-            type="radio"
-            name={`${formId}-type`}
-            checked={type === 'job'}
-            onChange={() => changed(setType)('job')}
-            data-testid="interlink-field-type-job"
-          />{' '}
-          {trans.__('Batch job')}
-        </label>
+        {kinds.map(([kind, label]) => (
+          <label key={kind}>
+            <input
+              type="radio"
+              name={`${formId}-type`}
+              checked={type === kind}
+              onChange={() => changed(setType)(kind)}
+              data-testid={`interlink-field-type-${kind}`}
+            />{' '}
+            {label}
+          </label>
+        ))}
       </fieldset>
       {fieldError('type')}
 
       {type === 'job' && (
         <>
           <label htmlFor={`${formId}-path`}>{trans.__('Notebook or script to run')}</label>
-          <input
-            className="jp-mod-styled"
-            type="text"
-            placeholder="analysis.ipynb"
-            value={path}
-            onChange={e => changed(setPath)(e.target.value)}
-            {...fieldProps('path')}
-          />
-          {fieldError('path')}
+          {textField('path', path, setPath, { placeholder: 'analysis.ipynb' })}
         </>
       )}
 
       <label htmlFor={`${formId}-name`}>{trans.__('Label (optional)')}</label>
-      <input
-        className="jp-mod-styled"
-        type="text"
-        value={name}
-        onChange={e => changed(setName)(e.target.value)}
-        {...fieldProps('name')}
-      />
-      {fieldError('name')}
+      {textField('name', name, setName)}
       {problem && !FORM_FIELDS.includes(problem.field ?? '') && (
         <div className="jp-InterlinkForm-error" role="alert" data-testid="interlink-error-form">
           {problem.message}

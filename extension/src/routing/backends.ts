@@ -29,21 +29,22 @@ export function backendOf(
 }
 
 /**
- * Calls `changed` when backends come or go and whenever `signalOf` one of them fires; `owner`
- * receives the connections, so `Signal.disconnectReceiver(owner)` ends them all.
+ * Calls `changed` when the local list of running models changes, when backends come or go, and
+ * when one's list changes. `owner` receives the connections, so `Signal.disconnectReceiver(owner)`
+ * ends them all.
  */
-export function followBackends(
-  backends: RemoteBackends,
-  signalOf: (backend: RemoteBackend) => ISignal<unknown, unknown>,
-  changed: () => void,
-  owner: object
+export function followRunning<M extends { runningChanged: ISignal<unknown, unknown> }>(
+  owner: { readonly local: M; readonly backends: RemoteBackends },
+  managerOf: (backend: RemoteBackend) => M,
+  changed: () => void
 ): void {
+  const { local, backends } = owner;
   const followed = new Set<RemoteBackend>();
   const sync = () => {
     for (const backend of backends.all()) {
       if (!followed.has(backend)) {
         followed.add(backend);
-        signalOf(backend).connect(changed, owner);
+        managerOf(backend).runningChanged.connect(changed, owner);
       }
     }
     for (const backend of [...followed]) {
@@ -53,6 +54,7 @@ export function followBackends(
     }
     changed();
   };
+  local.runningChanged.connect(changed, owner);
   backends.changed.connect(sync, owner);
   sync();
 }
@@ -65,4 +67,35 @@ export function findModel<T>(models: Iterable<T>, matches: (model: T) => boolean
     }
   }
   return undefined;
+}
+
+type Lister<T> = { running(): IterableIterator<T>; refreshRunning(): Promise<void> };
+
+/** A manager of one kind on this server and the same kind on each live backend. */
+export class Managers<T, M extends Lister<T>> {
+  constructor(
+    readonly local: M,
+    readonly remote: M[]
+  ) {}
+
+  /** Every running model, local ones first. */
+  *running(): IterableIterator<T> {
+    yield* this.local.running();
+    for (const manager of this.remote) {
+      yield* manager.running();
+    }
+  }
+
+  /** Refreshes every list; a remote server that does not answer must not hold up the local one. */
+  async refresh(): Promise<void> {
+    await Promise.all([
+      this.local.refreshRunning(),
+      Promise.allSettled(this.remote.map(manager => manager.refreshRunning()))
+    ]);
+  }
+
+  /** Runs `action` on every manager at once. */
+  async each(action: (manager: M) => Promise<void>): Promise<void> {
+    await Promise.all([action(this.local), ...this.remote.map(action)]);
+  }
 }

@@ -22,6 +22,18 @@ type KernelChangedArgs = IChangedArgs<
   'kernel'
 >;
 
+/** The inner session's signals a routed session re-emits as its own. */
+const FORWARDED = [
+  'propertyChanged',
+  'kernelChanged',
+  'statusChanged',
+  'connectionStatusChanged',
+  'pendingInput',
+  'iopubMessage',
+  'unhandledMessage',
+  'anyMessage'
+] as const;
+
 /**
  * One session object for the SessionContext, whichever backend its kernel lives on.
  * It forwards the current inner session's signals and swaps the inner session on a cross-backend
@@ -38,33 +50,17 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
     this._attach(inner, backend);
   }
 
-  get propertyChanged(): ISignal<this, 'path' | 'name' | 'type'> {
-    return this._propertyChanged;
-  }
-  get kernelChanged(): ISignal<this, KernelChangedArgs> {
-    return this._kernelChanged;
-  }
-  get statusChanged(): ISignal<this, Kernel.Status> {
-    return this._statusChanged;
-  }
-  get connectionStatusChanged(): ISignal<this, Kernel.ConnectionStatus> {
-    return this._connectionStatusChanged;
-  }
-  get pendingInput(): ISignal<this, boolean> {
-    return this._pendingInput;
-  }
-  get iopubMessage(): ISignal<this, KernelMessage.IIOPubMessage> {
-    return this._iopubMessage;
-  }
-  get unhandledMessage(): ISignal<this, KernelMessage.IMessage> {
-    return this._unhandledMessage;
-  }
-  get anyMessage(): ISignal<this, Kernel.IAnyMessageArgs> {
-    return this._anyMessage;
-  }
-  get disposed(): ISignal<this, void> {
-    return this._disposed;
-  }
+  // Signals as fields: the interface hands them out as ISignal.
+  readonly propertyChanged = new Signal<this, 'path' | 'name' | 'type'>(this);
+  readonly kernelChanged = new Signal<this, KernelChangedArgs>(this);
+  readonly statusChanged = new Signal<this, Kernel.Status>(this);
+  readonly connectionStatusChanged = new Signal<this, Kernel.ConnectionStatus>(this);
+  readonly pendingInput = new Signal<this, boolean>(this);
+  readonly iopubMessage = new Signal<this, KernelMessage.IIOPubMessage>(this);
+  readonly unhandledMessage = new Signal<this, KernelMessage.IMessage>(this);
+  readonly anyMessage = new Signal<this, Kernel.IAnyMessageArgs>(this);
+  readonly disposed = new Signal<this, void>(this);
+
   get isDisposed(): boolean {
     return this._isDisposed;
   }
@@ -107,21 +103,21 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
       return this._inner.setPath(path);
     }
     this._last.path = path;
-    this._propertyChanged.emit('path');
+    this.propertyChanged.emit('path');
   }
   async setName(name: string): Promise<void> {
     if (this._inner) {
       return this._inner.setName(name);
     }
     this._last.name = name;
-    this._propertyChanged.emit('name');
+    this.propertyChanged.emit('name');
   }
   async setType(type: string): Promise<void> {
     if (this._inner) {
       return this._inner.setType(type);
     }
     this._last.type = type;
-    this._propertyChanged.emit('type');
+    this.propertyChanged.emit('type');
   }
 
   async changeKernel(options: Partial<Kernel.IModel>): Promise<Kernel.IKernelConnection | null> {
@@ -148,9 +144,9 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
     const oldKernel = this.kernel;
     this._detach();
     this._attach(next, target);
-    this._kernelChanged.emit({ name: 'kernel', oldValue: oldKernel, newValue: next.kernel });
-    this._statusChanged.emit(next.kernel?.status ?? 'unknown');
-    this._connectionStatusChanged.emit(next.kernel?.connectionStatus ?? 'connecting');
+    this.kernelChanged.emit({ name: 'kernel', oldValue: oldKernel, newValue: next.kernel });
+    this.statusChanged.emit(next.kernel?.status ?? 'unknown');
+    this.connectionStatusChanged.emit(next.kernel?.connectionStatus ?? 'connecting');
     if (old) {
       if (oldBackend?.ended) {
         old.dispose();
@@ -176,7 +172,7 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
     const inner = this._inner;
     this._detach();
     inner?.dispose();
-    this._disposed.emit();
+    this.disposed.emit();
     Signal.clearData(this);
   }
 
@@ -184,14 +180,10 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
     this._inner = inner;
     this._backend = backend;
     this._deadKernel = null;
-    inner.propertyChanged.connect(this._onProperty, this);
-    inner.kernelChanged.connect(this._onKernelChanged, this);
-    inner.statusChanged.connect(this._onStatus, this);
-    inner.connectionStatusChanged.connect(this._onConnectionStatus, this);
-    inner.pendingInput.connect(this._onPendingInput, this);
-    inner.iopubMessage.connect(this._onIopub, this);
-    inner.unhandledMessage.connect(this._onUnhandled, this);
-    inner.anyMessage.connect(this._onAny, this);
+    for (const name of FORWARDED) {
+      const mine = this[name] as Signal<this, unknown>;
+      (inner[name] as ISignal<unknown, unknown>).connect((_, args) => mine.emit(args), this);
+    }
     inner.disposed.connect(this._onInnerDisposed, this);
     backend?.ending.connect(this._onBackendEnding, this);
   }
@@ -217,7 +209,7 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
     if (kernel) {
       const label = backend?.displayName || kernel.name;
       this._deadKernel = deadView(kernel, `${label} (ended)`);
-      this._statusChanged.emit('dead');
+      this.statusChanged.emit('dead');
     }
   }
 
@@ -225,43 +217,10 @@ export class RoutedSessionConnection implements Session.ISessionConnection {
     // The backend's manager dropped the session (it vanished on the server).
     this.dispose();
   }
-  private _onProperty(_: unknown, property: 'path' | 'name' | 'type'): void {
-    this._propertyChanged.emit(property);
-  }
-  private _onKernelChanged(_: unknown, args: KernelChangedArgs): void {
-    this._kernelChanged.emit(args);
-  }
-  private _onStatus(_: unknown, status: Kernel.Status): void {
-    this._statusChanged.emit(status);
-  }
-  private _onConnectionStatus(_: unknown, status: Kernel.ConnectionStatus): void {
-    this._connectionStatusChanged.emit(status);
-  }
-  private _onPendingInput(_: unknown, value: boolean): void {
-    this._pendingInput.emit(value);
-  }
-  private _onIopub(_: unknown, msg: KernelMessage.IIOPubMessage): void {
-    this._iopubMessage.emit(msg);
-  }
-  private _onUnhandled(_: unknown, msg: KernelMessage.IMessage): void {
-    this._unhandledMessage.emit(msg);
-  }
-  private _onAny(_: unknown, args: Kernel.IAnyMessageArgs): void {
-    this._anyMessage.emit(args);
-  }
 
   private _inner: Session.ISessionConnection | null = null;
   private _backend: RemoteBackend | null = null;
   private _deadKernel: Kernel.IKernelConnection | null = null;
   private _last = { id: '', path: '', name: '', type: '' };
   private _isDisposed = false;
-  private _propertyChanged = new Signal<this, 'path' | 'name' | 'type'>(this);
-  private _kernelChanged = new Signal<this, KernelChangedArgs>(this);
-  private _statusChanged = new Signal<this, Kernel.Status>(this);
-  private _connectionStatusChanged = new Signal<this, Kernel.ConnectionStatus>(this);
-  private _pendingInput = new Signal<this, boolean>(this);
-  private _iopubMessage = new Signal<this, KernelMessage.IIOPubMessage>(this);
-  private _unhandledMessage = new Signal<this, KernelMessage.IMessage>(this);
-  private _anyMessage = new Signal<this, Kernel.IAnyMessageArgs>(this);
-  private _disposed = new Signal<this, void>(this);
 }

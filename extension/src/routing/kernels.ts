@@ -1,7 +1,7 @@
 import { BaseManager, Kernel, ServerConnection } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 import { RemoteBackends } from '../remote';
-import { backendOf, findModel, followBackends } from './backends';
+import { backendOf, findModel, followRunning, Managers } from './backends';
 
 /** Local kernels plus the kernels of each ready remote session. */
 export class RoutingKernelManager extends BaseManager implements Kernel.IManager {
@@ -10,13 +10,11 @@ export class RoutingKernelManager extends BaseManager implements Kernel.IManager
     readonly backends: RemoteBackends
   ) {
     super({ serverSettings: local.serverSettings });
-    local.runningChanged.connect(this._emitRunning, this);
     local.connectionFailure.connect((_, err) => this._connectionFailure.emit(err), this);
-    followBackends(
-      backends,
-      backend => backend.kernels.runningChanged,
-      () => this._emitRunning(),
-      this
+    followRunning(
+      this,
+      backend => backend.kernels,
+      () => this._emitRunning()
     );
   }
 
@@ -46,18 +44,11 @@ export class RoutingKernelManager extends BaseManager implements Kernel.IManager
   }
 
   *running(): IterableIterator<Kernel.IModel> {
-    yield* this.local.running();
-    for (const backend of this.backends.all()) {
-      yield* backend.kernels.running();
-    }
+    yield* this._managers().running();
   }
 
   async refreshRunning(): Promise<void> {
-    // A remote server that does not answer must not keep the local list from refreshing.
-    await Promise.all([
-      this.local.refreshRunning(),
-      Promise.allSettled(this.backends.all().map(backend => backend.kernels.refreshRunning()))
-    ]);
+    await this._managers().refresh();
   }
 
   async startNew(
@@ -83,10 +74,7 @@ export class RoutingKernelManager extends BaseManager implements Kernel.IManager
   }
 
   async shutdownAll(): Promise<void> {
-    await Promise.all([
-      this.local.shutdownAll(),
-      ...this.backends.all().map(backend => backend.kernels.shutdownAll())
-    ]);
+    await this._managers().each(manager => manager.shutdownAll());
   }
 
   override dispose(): void {
@@ -95,6 +83,13 @@ export class RoutingKernelManager extends BaseManager implements Kernel.IManager
     }
     Signal.disconnectReceiver(this);
     super.dispose();
+  }
+
+  private _managers(): Managers<Kernel.IModel, Kernel.IManager> {
+    return new Managers(
+      this.local,
+      this.backends.all().map(backend => backend.kernels)
+    );
   }
 
   private _managerFor(name: string | undefined): Kernel.IManager {

@@ -1,7 +1,7 @@
 import { BaseManager, ServerConnection, Session } from '@jupyterlab/services';
 import { ISignal, Signal } from '@lumino/signaling';
 import { RemoteBackend, RemoteBackends } from '../remote';
-import { backendOf, findModel, followBackends } from './backends';
+import { backendOf, findModel, followRunning, Managers } from './backends';
 import { ConnectOptions, ISessionRouter, RoutedSessionConnection } from './connection';
 
 /** Local sessions plus the sessions on each ready remote server. */
@@ -11,13 +11,11 @@ export class RoutingSessionManager extends BaseManager implements Session.IManag
     readonly backends: RemoteBackends
   ) {
     super({ serverSettings: local.serverSettings! });
-    local.runningChanged.connect(this._emitRunning, this);
     local.connectionFailure.connect((_, err) => this._connectionFailure.emit(err), this);
-    followBackends(
-      backends,
-      backend => backend.sessions.runningChanged,
-      () => this._emitRunning(),
-      this
+    followRunning(
+      this,
+      backend => backend.sessions,
+      () => this._emitRunning()
     );
     this._ready = Promise.all([local.ready, backends.ready]).then(() => {
       this._isReady = true;
@@ -38,18 +36,12 @@ export class RoutingSessionManager extends BaseManager implements Session.IManag
   }
 
   *running(): IterableIterator<Session.IModel> {
-    yield* this.local.running();
-    for (const backend of this.backends.all()) {
-      yield* backend.sessions.running();
-    }
+    yield* this._managers().running();
   }
 
   async refreshRunning(): Promise<void> {
     // A remote server that does not answer must not keep notebooks from opening.
-    await Promise.all([
-      this.local.refreshRunning(),
-      Promise.allSettled(this.backends.all().map(backend => backend.sessions.refreshRunning()))
-    ]);
+    await this._managers().refresh();
   }
 
   async startNew(
@@ -87,17 +79,11 @@ export class RoutingSessionManager extends BaseManager implements Session.IManag
   }
 
   async shutdownAll(): Promise<void> {
-    await Promise.all([
-      this.local.shutdownAll(),
-      ...this.backends.all().map(backend => backend.sessions.shutdownAll())
-    ]);
+    await this._managers().each(manager => manager.shutdownAll());
   }
 
   async stopIfNeeded(path: string): Promise<void> {
-    await Promise.all([
-      this.local.stopIfNeeded(path),
-      ...this.backends.all().map(backend => backend.sessions.stopIfNeeded(path))
-    ]);
+    await this._managers().each(manager => manager.stopIfNeeded(path));
   }
 
   override dispose(): void {
@@ -110,6 +96,13 @@ export class RoutingSessionManager extends BaseManager implements Session.IManag
 
   backendFor(kernelName: string | undefined): RemoteBackend | undefined {
     return backendOf(this.backends, kernelName);
+  }
+
+  private _managers(): Managers<Session.IModel, Session.IManager> {
+    return new Managers(
+      this.local,
+      this.backends.all().map(backend => backend.sessions)
+    );
   }
 
   private _ownerOf(sessionId: string): RemoteBackend | undefined {
