@@ -106,6 +106,15 @@ export class InterlinkApi {
     await this.request(`api/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  /** The caller's live events (`text/event-stream`, see eventstream.ts) until `signal` aborts. */
+  async events(signal: AbortSignal): Promise<Response> {
+    return this.request('api/events', {
+      headers: { Accept: 'text/event-stream' },
+      cache: 'no-store',
+      signal
+    });
+  }
+
   /** The session's log as a stream of text chunks; it follows until `signal` aborts. */
   async logs(id: string, signal: AbortSignal, tail = 2000): Promise<Response> {
     return this.request(`api/sessions/${encodeURIComponent(id)}/logs?follow=1&tail=${tail}`, {

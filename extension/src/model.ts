@@ -141,11 +141,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
     while (!this.isDisposed) {
       this._setStreamStatus('connecting');
       try {
-        const response = await this.api.request('api/events', {
-          headers: { Accept: 'text/event-stream' },
-          cache: 'no-store',
-          signal: this._abort.signal
-        });
+        const response = await this.api.events(this._abort.signal);
         if (!response.body) {
           throw new Error('no body');
         }
