@@ -114,7 +114,17 @@ describe('the server answers only to its own names', () => {
     // Same host, other scheme: an https page is not this plain-http server.
     assert.equal((await post(`https://${host}`)).status, 403);
     assert.equal((await post('null')).status, 403);
-    // This very origin gets through the check (and finds no such session).
+    // This very origin gets through the check (and finds no such session), also behind a proxy
+    // that says how the browser came (http-proxy says ws for upgrades).
     assert.equal((await post(`http://${host}`)).status, 404);
+    const behind = (proto: string, origin: string) =>
+      get(
+        `${api}/sessions/nothing`,
+        { host, cookie, origin, 'x-forwarded-proto': proto },
+        'DELETE'
+      );
+    assert.equal((await behind('https', `https://${host}`)).status, 404);
+    assert.equal((await behind('https', `http://${host}`)).status, 403);
+    assert.equal((await behind('ws', `http://${host}`)).status, 404);
   });
 });

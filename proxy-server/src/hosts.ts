@@ -102,7 +102,12 @@ export function createHostPolicy(options: HostOptions = {}): HostPolicy {
 function schemeOf(req: IncomingMessage): string {
   const forwarded = req.headers['x-forwarded-proto'];
   const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(',')[0].trim();
-  if (first) return first.toLowerCase();
+  // http-proxy (configurable-http-proxy, hence JupyterHub) says ws/wss for upgrades.
+  if (first)
+    return (
+      ({ ws: 'http', wss: 'https' } as Record<string, string>)[first.toLowerCase()] ??
+      first.toLowerCase()
+    );
   return (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
 }
 

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { jobFromEnvironment, runJob } from './job.js';
 import { startJupyter, type JupyterServer } from './jupyter.js';
 import { TunnelAgent } from './tunnel-agent.js';
+import { tunnelUrlProblem } from './tunnel-url.js';
 
 const DEFAULT_COMMAND = ['/usr/bin/python3', '-m', 'jupyter_server'];
 
@@ -39,9 +40,8 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   } catch {
     throw new ConfigError('INTERLINK_TUNNEL_URL is not a URL');
   }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new ConfigError('INTERLINK_TUNNEL_URL must start with ws:// or wss://');
-  }
+  const problem = tunnelUrlProblem(parsed);
+  if (problem) throw new ConfigError(`INTERLINK_TUNNEL_URL: ${problem}`);
   let secret: string | undefined;
   if (env.INTERLINK_SECRET_FILE) {
     try {
