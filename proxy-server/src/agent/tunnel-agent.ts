@@ -29,6 +29,7 @@ import {
   type TunnelLink
 } from '../tunnel/link.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
+import { tunnelUrlProblem } from './tunnel-url.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -111,6 +112,8 @@ export class TunnelAgent extends EventEmitter<{
 
   constructor(private readonly options: TunnelAgentOptions) {
     super();
+    const problem = tunnelUrlProblem(new URL(options.url));
+    if (problem) throw new Error(problem);
     this.log = options.log ?? (() => {});
     this.websocketOnly = options.transport === 'websocket';
     this.httpAgent.on('free', socket => socket.setNoDelay(true));

@@ -32,6 +32,8 @@ import { closeAfterFlush, relay } from './sockets.js';
 import { sendJson } from '../json-reply.js';
 import { createTunnelMetrics, type TunnelMetrics } from './metrics.js';
 import { rawLink, webSocketLink, type TunnelLink } from './link.js';
+import { BoundedSet } from '../bounded-set.js';
+import { logLimit } from '../log-limit.js';
 
 export interface TunnelEndpointOptions {
   /** true if `secret` is the live secret of `sessionId` (the caller compares sha256 hashes in constant time). */
@@ -48,6 +50,8 @@ export interface TunnelEndpointOptions {
 }
 
 const { NGHTTP2_CANCEL } = http2.constants;
+/** Sessions remembered as ended or seen; past that the oldest are forgotten (the secret check still refuses them). */
+const REMEMBERED_SESSIONS = 10_000;
 
 /** How an agent is connected: HTTP/2 directly on its socket, or over a WebSocket on it. */
 type Transport = { kind: 'raw' } | { kind: 'websocket'; ws: WebSocket };
@@ -133,8 +137,10 @@ export class TunnelEndpoint extends EventEmitter<{
   /** Sessions whose `up` was announced and whose `down` was not, across replacements. */
   private readonly announced = new Set<string>();
   /** Sessions that had a tunnel before, to count reconnects. */
-  private readonly seen = new Set<string>();
-  private readonly revoked = new Set<string>();
+  private readonly seen = new BoundedSet<string>(REMEMBERED_SESSIONS);
+  private readonly revoked = new BoundedSet<string>(REMEMBERED_SESSIONS);
+  /** Anyone can dial the tunnel: refusals are logged at most 10 a minute. */
+  private readonly refusalLog = logLimit(10, 60_000);
   private readonly wss: WebSocketServer;
   private readonly metrics: TunnelMetrics;
   private readonly log: Logger;
@@ -162,7 +168,9 @@ export class TunnelEndpoint extends EventEmitter<{
     const remote = req.socket.remoteAddress;
     const refuse = (status: number, reason: string, message: string, sessionId?: string): void => {
       this.metrics.refused.inc({ reason });
-      this.log.warn({ sessionId, remote, reason }, 'tunnel connection refused');
+      this.refusalLog(suppressed =>
+        this.log.warn({ sessionId, remote, reason, suppressed }, 'tunnel connection refused')
+      );
       writeError(
         socket,
         status,
