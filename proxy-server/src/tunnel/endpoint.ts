@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import http2 from 'node:http2';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,15 +21,17 @@ import {
   TUNNEL_UPGRADE,
   HANDSHAKE_TIMEOUT_MS
 } from './protocol.js';
-import {
-  forwardRequestHeaders,
-  forwardResponseHeaders,
-  responseHead,
-  stripTokenParam
-} from './headers.js';
+import { responseHead } from './headers.js';
 import { webSocketDuplex } from './ws-duplex.js';
-import { closeAfterFlush, relay } from './sockets.js';
 import { sendJson } from '../json-reply.js';
+import {
+  forwardRequest,
+  forwardUpgrade,
+  headerValue,
+  tunnelDownBody,
+  writeError,
+  type Forwarding
+} from './forward.js';
 import { createTunnelMetrics, type TunnelMetrics } from './metrics.js';
 import { rawLink, webSocketLink, type TunnelLink } from './link.js';
 import { BoundedSet } from '../bounded-set.js';
@@ -49,7 +51,6 @@ export interface TunnelEndpointOptions {
   pingIntervalMs?: number;
 }
 
-const { NGHTTP2_CANCEL } = http2.constants;
 /** Sessions remembered as ended or seen; past that the oldest are forgotten (the secret check still refuses them). */
 const REMEMBERED_SESSIONS = 10_000;
 
@@ -342,71 +343,7 @@ export class TunnelEndpoint extends EventEmitter<{
       req.resume();
       return;
     }
-    const method = req.method ?? 'GET';
-    const headers: http2.OutgoingHttpHeaders = {
-      ...forwardRequestHeaders(req.headers),
-      ':method': method,
-      ':path': stripTokenParam(req.url ?? '/'),
-      ':scheme': 'http',
-      ':authority': 'jupyter'
-    };
-    const hasBody =
-      (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
-      req.headers['transfer-encoding'] !== undefined;
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = tunnel.client.request(headers, { endStream: !hasBody });
-    } catch (err) {
-      this.log.warn({ sessionId, err: (err as Error).message }, 'could not open a tunnel stream');
-      sendJson(res, 502, tunnelDownBody());
-      req.resume();
-      return;
-    }
-    this.trackStream(stream, 'http');
-
-    stream.on('response', h => {
-      const status = Number(h[':status']);
-      try {
-        res.writeHead(status, forwardResponseHeaders(h));
-      } catch (err) {
-        this.log.warn({ sessionId, err: (err as Error).message }, 'bad response head from agent');
-        stream.close(NGHTTP2_CANCEL);
-        sendJson(res, 502, {
-          error: 'bad_gateway',
-          message: 'The remote server sent an invalid response.'
-        });
-        return;
-      }
-      if (method === 'HEAD' || status === 204 || status === 304) {
-        stream.resume();
-        stream.once('end', () => res.end());
-      } else {
-        relay(stream, res);
-      }
-    });
-    // However the stream ends: no answer yet means 502; a body cut short cuts the browser's
-    // connection too, so a truncated download cannot pass as complete.
-    const settle = (): void => {
-      if (res.destroyed) return;
-      if (!res.headersSent) {
-        sendJson(res, 502, {
-          error: 'bad_gateway',
-          message: 'The remote Jupyter server did not answer through the tunnel.'
-        });
-      } else if (!res.writableEnded) {
-        res.destroy();
-      }
-    };
-    stream.on('error', () => {});
-    stream.on('close', settle);
-    res.on('close', () => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    });
-    req.on('error', () => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    });
-    if (hasBody) relay(req, stream);
-    else req.resume();
+    forwardRequest(tunnel.client, sessionId, req, res, this.forwarding);
   }
 
   proxyUpgrade(sessionId: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -418,75 +355,11 @@ export class TunnelEndpoint extends EventEmitter<{
       writeError(socket, 502, body.error, body.message);
       return;
     }
-    if ((headerValue(req, 'upgrade') ?? '').toLowerCase() !== 'websocket') {
-      writeError(socket, 400, 'bad_request', 'Only WebSocket upgrades are proxied.');
-      return;
-    }
-    if (!tunnel.client.remoteSettings.enableConnectProtocol) {
-      writeError(socket, 502, 'bad_gateway', 'The remote agent does not accept WebSocket streams.');
-      return;
-    }
-    // RFC 8441 extended CONNECT: the standard mapping of one WebSocket onto one HTTP/2 stream. It
-    // keeps :path, so the agent checks the target exactly as it checks plain requests (a bare
-    // CONNECT names only host:port), and the agent makes an ordinary HTTP/1.1 upgrade to its server
-    // with its own token rather than rewriting raw bytes. Sec-WebSocket-Key travels as a regular
-    // header so the remote server's Sec-WebSocket-Accept is valid for the browser as it stands.
-    const headers: http2.OutgoingHttpHeaders = {
-      ...forwardRequestHeaders(req.headers, { dropOrigin: true, keepWebSocket: true }),
-      ':method': 'CONNECT',
-      ':protocol': 'websocket',
-      ':path': stripTokenParam(req.url ?? '/'),
-      ':scheme': 'http',
-      ':authority': 'jupyter'
-    };
-    let stream: http2.ClientHttp2Stream;
-    try {
-      stream = tunnel.client.request(headers, { endStream: false });
-    } catch (err) {
-      this.log.warn({ sessionId, err: (err as Error).message }, 'could not open a tunnel stream');
-      const body = tunnelDownBody();
-      writeError(socket, 502, body.error, body.message);
-      return;
-    }
-    this.trackStream(stream, 'websocket');
-
-    stream.on('response', h => {
-      const status = Number(h[':status']);
-      const forwarded = forwardResponseHeaders(h);
-      if (status === 200) {
-        socket.write(
-          responseHead(101, 'Switching Protocols', {
-            Upgrade: 'websocket',
-            Connection: 'Upgrade',
-            ...forwarded
-          })
-        );
-        if (head.length > 0) stream.write(head);
-        relay(socket, stream);
-        relay(stream, socket);
-      } else {
-        delete forwarded['content-length'];
-        socket.write(
-          responseHead(status, STATUS_CODES[status] ?? 'Error', {
-            ...forwarded,
-            Connection: 'close'
-          })
-        );
-        relay(stream, socket);
-      }
-    });
-    stream.on('error', () => {});
-    // Once the stream is gone nothing more can come from the other side; flush and close.
-    stream.on('close', () => closeAfterFlush(socket));
-    socket.on('close', () => {
-      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
-    });
+    forwardUpgrade(tunnel.client, sessionId, req, socket, head, this.forwarding);
   }
 
-  private trackStream(stream: http2.ClientHttp2Stream, kind: 'http' | 'websocket'): void {
-    const gauge = this.metrics.streamsOpen;
-    gauge.inc({ kind });
-    stream.once('close', () => gauge.dec({ kind }));
+  private get forwarding(): Forwarding {
+    return { log: this.log, streamsOpen: this.metrics.streamsOpen };
   }
 
   revoke(sessionId: string): void {
@@ -517,39 +390,4 @@ export class TunnelEndpoint extends EventEmitter<{
     this.tunnels.clear();
     await new Promise<void>(resolve => this.wss.close(() => resolve()));
   }
-}
-
-function headerValue(req: IncomingMessage, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-function tunnelDownBody(): { error: string; message: string } {
-  return {
-    error: 'tunnel_down',
-    message:
-      'The remote Jupyter server is not connected right now (its tunnel is down). ' +
-      'If the session is still starting or the connection dropped, try again in a few seconds.'
-  };
-}
-
-/** An HTTP error on a socket that has not been upgraded. */
-function writeError(
-  socket: Duplex,
-  status: number,
-  error: string,
-  message: string,
-  extra: Record<string, string> = {}
-): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify({ error, message });
-  socket.once('finish', () => socket.destroy());
-  socket.end(
-    responseHead(status, STATUS_CODES[status] ?? 'Error', {
-      Connection: 'close',
-      'Content-Type': 'application/json; charset=utf-8',
-      'Content-Length': String(Buffer.byteLength(body)),
-      ...extra
-    }) + body
-  );
 }
