@@ -74,7 +74,7 @@ check() {
 
 run_api() {
   local dir=${1:?run-api needs a folder for its config}
-  : "${INTERLINK_PLUGIN:?INTERLINK_PLUGIN: the plugin's unix:///path or http://127.0.0.1:PORT}"
+  : "${INTERLINK_PLUGIN:?INTERLINK_PLUGIN, the plugin: unix:///path or http://127.0.0.1:PORT}"
   local listen=${INTERLINK_LISTEN:-unix://$dir/api.sock}
   mkdir -p "$dir"
   local address=$listen port="" plugin=$INTERLINK_PLUGIN plugin_port=""
@@ -106,7 +106,7 @@ run_api() {
   } >"$dir/InterLinkConfig.yaml"
   mkdir -p "$dir/data"
   case $listen in unix://*) rm -f "${listen#unix://}" ;; esac
-  exec "$bin/interlink" -interlinkconfigpath "$dir/InterLinkConfig.yaml"
+  INTERLINKCONFIGPATH=$dir/InterLinkConfig.yaml exec "$bin/interlink"
 }
 
 case ${1:-} in

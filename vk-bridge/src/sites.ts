@@ -107,11 +107,21 @@ export function validateSites(config: unknown): SiteConfig[] {
     }
     if (site.driver === 'interlink') {
       const il = site.interlink;
-      if (!isRecord(il) || typeof il.url !== 'string' || !/^https?:\/\//.test(il.url)) {
+      if (
+        !isRecord(il) ||
+        typeof il.url !== 'string' ||
+        !/^(https?:\/\/|unix:\/\/\/)/.test(il.url)
+      ) {
         bad(
           'interlink.url',
-          'is required for the interlink driver (http(s) URL of the interLink API)'
+          'is required for the interlink driver (the interLink API: unix:///path/to.sock or an http(s) URL)'
         );
+      } else {
+        for (const k of ['tokenFile', 'caFile', 'certFile', 'keyFile'])
+          if (il[k] !== undefined && typeof il[k] !== 'string')
+            bad(`interlink.${k}`, 'must be a path');
+        if (il.insecure !== undefined && typeof il.insecure !== 'boolean')
+          bad('interlink.insecure', 'must be true or false');
       }
     }
     const strings = (v: unknown) => Array.isArray(v) && v.every(x => typeof x === 'string');

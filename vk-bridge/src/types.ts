@@ -72,8 +72,20 @@ export interface SiteConfig {
     /** slurm driver: where job scripts, secrets and output live; must be visible to compute nodes. */
     workDir?: string;
   };
-  /** interlink driver: the interLink API's URL and a file holding the bearer token. */
-  interlink?: { url: string; tokenFile?: string; token?: string };
+  /**
+   * interlink driver: the interLink API's URL (`unix:///path/api.sock`, `https://…`, `http://…`),
+   * a file holding the bearer token; for https, a CA file to trust (instead of the system's), a
+   * client certificate and key (mTLS), or `insecure` to skip verifying the server.
+   */
+  interlink?: {
+    url: string;
+    tokenFile?: string;
+    token?: string;
+    caFile?: string;
+    certFile?: string;
+    keyFile?: string;
+    insecure?: boolean;
+  };
   /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */
   kubernetes?: { kubeconfig?: string; context?: string };
   /** The agent's argv inside this site's jobs (default: `interlink-agent` from the image). */
