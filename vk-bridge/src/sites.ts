@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { parseWalltime } from '@jupyterlab-interlink/contract';
 import { memoryBytes } from './pod.js';
+import { ANNOTATIONS, PLUGIN_ANNOTATION_PREFIXES } from './types.js';
 import type { ProfileConfig, SiteConfig } from './types.js';
 
 export const DRIVERS = ['kubernetes', 'interlink', 'local', 'slurm'] as const;
@@ -123,6 +124,39 @@ export function validateSites(config: unknown): SiteConfig[] {
         if (il.insecure !== undefined && typeof il.insecure !== 'boolean')
           bad('interlink.insecure', 'must be true or false');
       }
+    }
+    if (site.pluginAnnotations !== undefined) {
+      const pa = site.pluginAnnotations;
+      if (!isRecord(pa)) bad('pluginAnnotations', 'must be a mapping of annotation to value');
+      else
+        for (const [k, v] of Object.entries(pa)) {
+          const at = `pluginAnnotations["${k}"]`;
+          if (!PLUGIN_ANNOTATION_PREFIXES.some(p => k.startsWith(p) && k.length > p.length))
+            bad(at, `must start with ${PLUGIN_ANNOTATION_PREFIXES.join(' or ')}`);
+          else if (k === ANNOTATIONS.slurmFlags || k === ANNOTATIONS.slurmPreExec)
+            bad(at, 'comes from slurm.flags and slurm.preExec (and the profile), not from here');
+          if (typeof v !== 'string') bad(at, 'must be a string');
+        }
+    }
+    if (site.tolerations !== undefined) {
+      if (!Array.isArray(site.tolerations)) bad('tolerations', 'must be a list');
+      else
+        site.tolerations.forEach((t: unknown, i: number) => {
+          const at = `tolerations[${i}]`;
+          if (!isRecord(t) || typeof t.key !== 'string' || !t.key)
+            return bad(`${at}.key`, 'is required (the taint key of the virtual node)');
+          if (t.operator !== undefined && !['Exists', 'Equal'].includes(t.operator as string))
+            bad(`${at}.operator`, 'must be Exists or Equal');
+          if (t.operator === 'Exists' && t.value !== undefined)
+            bad(`${at}.value`, 'must be left out with operator Exists');
+          if (t.value !== undefined && typeof t.value !== 'string')
+            bad(`${at}.value`, 'must be a string');
+          if (
+            t.effect !== undefined &&
+            !['NoSchedule', 'PreferNoSchedule', 'NoExecute'].includes(t.effect as string)
+          )
+            bad(`${at}.effect`, 'must be NoSchedule, PreferNoSchedule or NoExecute');
+        });
     }
     const strings = (v: unknown) => Array.isArray(v) && v.every(x => typeof x === 'string');
     if (

@@ -48,6 +48,16 @@ export interface ProfileConfig {
   partition?: string;
 }
 
+export interface SiteToleration {
+  key: string;
+  operator?: 'Exists' | 'Equal';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+/** Prefixes of the annotations interLink's plugins read (Slurm's, HTCondor's). */
+export const PLUGIN_ANNOTATION_PREFIXES = ['slurm-job.vk.io/', 'htcondor-job.vk.io/'];
+
 export interface SiteConfig {
   id: string;
   displayName: string;
@@ -72,6 +82,14 @@ export interface SiteConfig {
     /** slurm driver: where job scripts, secrets and output live; must be visible to compute nodes. */
     workDir?: string;
   };
+  /**
+   * Annotations for the site's interLink plugin, passed on as they are: `slurm-job.vk.io/…`
+   * (image-root, singularity-options, singularity-mounts, mpi-flags, enroot-…, flavor) or
+   * `htcondor-job.vk.io/…`. Flags and pre-exec come from `slurm`, not from here.
+   */
+  pluginAnnotations?: Record<string, string>;
+  /** Tolerations the site's virtual node needs beyond interLink's own (its configured taints). */
+  tolerations?: SiteToleration[];
   /**
    * interlink driver: the interLink API's URL (`unix:///path/api.sock`, `https://…`, `http://…`),
    * a file holding the bearer token; for https, a CA file to trust (instead of the system's), a
