@@ -7,13 +7,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
 import { InterlinkDriver } from './interlink.js';
 import { FakeHtcondorPlugin } from '../testing/fake-htcondor-plugin.js';
-import { InterlinkApi } from '../testing/interlink-api.js';
+import { freePort, InterlinkApi } from '../testing/interlink-api.js';
 import { launch, readAll, recordStatuses, testSite } from '../testing/fixtures.js';
 import type { BackendStatus, SiteConfig } from '../types.js';
 
@@ -190,16 +189,6 @@ test('real interLink: health from the ping; 503 while the plugin is not ready', 
     plugin.proxyFileExists = true;
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise(resolve => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** A CA, interLink's server certificate for 127.0.0.1 and a client certificate, by openssl. */
 function certificates(at: string) {

@@ -5,7 +5,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer as createNetServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -103,5 +103,75 @@ export class InterlinkApi {
     const exited = new Promise(r => proc.once('exit', r));
     proc.kill('SIGTERM');
     await exited;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createNetServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * etcd, kube-apiserver and kube-scheduler (scripts/interlink-stack.sh start-kubernetes), and
+ * interLink's virtual kubelet registering `node` there, talking to `api`.
+ */
+export class KubernetesStack {
+  private vk?: ChildProcess;
+  output = '';
+
+  private constructor(
+    readonly dir: string,
+    readonly node: string,
+    readonly kubePort: number
+  ) {}
+
+  get kubeconfig(): string {
+    return `${this.dir}/kubeconfig`;
+  }
+
+  static async start(dir: string, node: string, api: InterlinkApi): Promise<KubernetesStack> {
+    await stackBin('kubernetes');
+    const kubePort = await freePort();
+    const env = {
+      ...process.env,
+      KUBE_PORT: String(kubePort),
+      ETCD_PORT: String(await freePort()),
+      SCHEDULER_PORT: String(await freePort())
+    };
+    const stack = new KubernetesStack(dir, node, kubePort);
+    try {
+      await promisify(execFile)('bash', [STACK_SCRIPT, 'start-kubernetes', dir], { env });
+    } catch (err) {
+      await stack.stop();
+      throw err;
+    }
+    const vk = spawn('bash', [STACK_SCRIPT, 'run-vk', dir, node], {
+      env: { ...env, INTERLINK_URL: api.url, KUBELET_PORT: String(await freePort()) },
+      stdio: ['ignore', 'pipe', 'pipe']
+    });
+    stack.vk = vk;
+    const keep = (b: Buffer) => {
+      stack.output = (stack.output + b.toString()).slice(-20000);
+    };
+    vk.stdout!.on('data', keep);
+    vk.stderr!.on('data', keep);
+    return stack;
+  }
+
+  async stop(): Promise<void> {
+    const vk = this.vk;
+    this.vk = undefined;
+    if (vk && vk.exitCode === null && vk.signalCode === null) {
+      const exited = new Promise(r => vk.once('exit', r));
+      vk.kill('SIGTERM');
+      await exited;
+    }
+    await promisify(execFile)('bash', [STACK_SCRIPT, 'stop', this.dir]);
   }
 }
