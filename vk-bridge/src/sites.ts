@@ -121,8 +121,9 @@ export function validateSites(config: unknown): SiteConfig[] {
         for (const k of ['tokenFile', 'caFile', 'certFile', 'keyFile'])
           if (il[k] !== undefined && typeof il[k] !== 'string')
             bad(`interlink.${k}`, 'must be a path');
-        if (il.insecure !== undefined && typeof il.insecure !== 'boolean')
-          bad('interlink.insecure', 'must be true or false');
+        for (const k of ['insecure', 'statusPerPod'])
+          if (il[k] !== undefined && typeof il[k] !== 'boolean')
+            bad(`interlink.${k}`, 'must be true or false');
       }
     }
     if (site.pluginAnnotations !== undefined) {

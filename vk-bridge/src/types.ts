@@ -103,6 +103,11 @@ export interface SiteConfig {
     certFile?: string;
     keyFile?: string;
     insecure?: boolean;
+    /**
+     * One pod per /status call, for plugins that answer for the first pod of a list only
+     * (interLink's HTCondor plugin): interLink answers the others from its cache.
+     */
+    statusPerPod?: boolean;
   };
   /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */
   kubernetes?: { kubeconfig?: string; context?: string };

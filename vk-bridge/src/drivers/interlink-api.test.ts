@@ -31,7 +31,11 @@ before(async () => {
     kind: 'htc',
     driver: 'interlink',
     namespace: 'interlink',
-    interlink: { url: api.url, token: 'a-token-for-whoever-stands-in-front' }
+    interlink: {
+      url: api.url,
+      token: 'a-token-for-whoever-stands-in-front',
+      statusPerPod: true
+    }
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * interLink REST driver: speaks the interLink API directly (as its Virtual Kubelet does), for hubs
  * without a Kubernetes cluster. `/create` per launch, ONE `/status` for all of the site's live
- * pods per interval, `/getLogs` (follow), `/delete`, `/pinglink` for health and free
- * accelerators. The Virtual Kubelet sends `/status` and `/getLogs` as GET with a JSON body and
+ * pods per interval (one per pod where the plugin needs it), `/getLogs` (follow), `/delete`,
+ * `/pinglink` for health and free accelerators. Checked against interLink's own API server. The Virtual Kubelet sends `/status` and `/getLogs` as GET with a JSON body and
  * `/delete` as DELETE, while the document says POST: we send what the VK sends and fall back to
  * the documented method on 405, remembering which one the server took.
  */
@@ -438,30 +438,29 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
           throw err;
         }
       );
-    let answer: InterlinkPodStatus[] | null;
-    try {
-      answer = await ask(live);
-    } catch (err) {
+    // HTCondor's plugin answers for the first pod of a list only, and interLink fills in the rest
+    // from its cache, so those would never move: such sites ask one pod per call
+    const calls = this.site.interlink!.statusPerPod ? live.map(s => [s]) : [live];
+    const byUid = new Map<string | undefined, InterlinkPodStatus>();
+    const unanswered = new Set<string>();
+    let failure: Error | undefined;
+    for (const pods of calls) {
+      try {
+        for (const ps of (await ask(pods)) ?? []) byUid.set(ps.UID, ps);
+      } catch (err) {
+        failure = err as Error;
+        for (const s of pods) unanswered.add(s.pod.metadata!.uid!);
+      }
+    }
+    if (unanswered.size === live.length) {
       this.healthReport.report({
         status: 'degraded',
-        message: (err as Error).message,
+        message: failure!.message,
         checkedAt: new Date().toISOString()
       });
       return;
     }
     this.healthReport.report({ status: 'ok', checkedAt: new Date().toISOString() });
-    const byUid = new Map((answer ?? []).map(ps => [ps.UID, ps]));
-    // Some plugins (HTCondor's) answer for the first pod of a list only: ask for the rest one by one.
-    const unanswered = new Set<string>();
-    for (const s of live) {
-      const uid = s.pod.metadata!.uid!;
-      if (byUid.has(uid) || live.length === 1) continue;
-      try {
-        for (const ps of (await ask([s])) ?? []) byUid.set(ps.UID, ps);
-      } catch {
-        unanswered.add(uid);
-      }
-    }
     for (const s of live) {
       const ps = byUid.get(s.pod.metadata!.uid);
       if (!ps) {
