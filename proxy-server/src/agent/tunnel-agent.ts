@@ -16,12 +16,18 @@ import {
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
   TUNNEL_UPGRADE,
-  isFinalCloseCode,
-  parseGoawayData
+  isFinalCloseCode
 } from '../tunnel/protocol.js';
 import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { webSocketDuplex } from '../tunnel/ws-duplex.js';
 import { closeAfterFlush, relay } from '../tunnel/sockets.js';
+import {
+  rawLink,
+  webSocketLink,
+  type LinkEnding,
+  type LinkOptions,
+  type TunnelLink
+} from '../tunnel/link.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -63,19 +69,10 @@ export interface TunnelAgentOptions {
 
 export type EndReason = 'session-ended' | 'replaced' | 'refused';
 
-/** One connection to the proxy, whichever way it was made. */
-interface Link {
-  readonly open: boolean;
-  /** Close politely; resolves once the connection is gone. */
-  close(): Promise<void>;
-}
-
-/** How a tunnel that was up ended: the proxy's close code and reason if it gave them. */
-interface Ending {
-  code: number;
-  reason: string;
-  failure: string;
-}
+/** A stopping agent closes its link this politely, and cuts it after this long. */
+const STOP_CODE = 1000;
+const STOP_REASON = 'agent stopping';
+const CLOSE_GRACE_MS = 2_000;
 
 /** How a connection attempt ended before HTTP/2 was running on it. */
 interface Failure {
@@ -103,13 +100,14 @@ export class TunnelAgent extends EventEmitter<{
 }> {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
   private readonly log: (line: string) => void;
-  private link: Link | undefined;
+  private link: TunnelLink | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private attempt = 0;
   private refusals = 0;
   private websocketOnly: boolean;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** The HTTP/2 servers the proxy's requests arrive on, one per link. */
+  private readonly servers = new Set<http2.ServerHttp2Session>();
 
   constructor(private readonly options: TunnelAgentOptions) {
     super();
@@ -131,8 +129,8 @@ export class TunnelAgent extends EventEmitter<{
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    await this.link?.close();
-    for (const session of this.sessions) session.destroy();
+    await this.link?.close(STOP_CODE, STOP_REASON);
+    for (const server of this.servers) server.destroy();
     this.httpAgent.destroy();
   }
 
@@ -183,7 +181,7 @@ export class TunnelAgent extends EventEmitter<{
     return { Authorization: `Bearer ${secret}`, [SESSION_HEADER]: sessionId };
   }
 
-  private serverSession(transport: Duplex): http2.ServerHttp2Session {
+  private http2Server(transport: Duplex): http2.ServerHttp2Session {
     const session = http2.performServerHandshake(transport, {
       settings: {
         enableConnectProtocol: true,
@@ -193,8 +191,8 @@ export class TunnelAgent extends EventEmitter<{
       },
       maxSessionMemory: MAX_SESSION_MEMORY_MB
     });
-    this.sessions.add(session);
-    session.on('close', () => this.sessions.delete(session));
+    this.servers.add(session);
+    session.on('close', () => this.servers.delete(session));
     session.on('error', () => {});
     session.on('stream', (stream, headers) => this.onStream(stream, headers));
     try {
@@ -246,7 +244,7 @@ export class TunnelAgent extends EventEmitter<{
         }
         if (head.length > 0) raw.unshift(head);
         raw.setNoDelay(true);
-        const session = this.serverSession(raw);
+        const session = this.http2Server(raw);
         // A middlebox can answer 101 and still not carry the bytes: up means HTTP/2 settings.
         const timer = setTimeout(() => {
           session.destroy();
@@ -262,7 +260,7 @@ export class TunnelAgent extends EventEmitter<{
           clearTimeout(timer);
           raw.off('close', early);
           resolve(undefined);
-          this.opened(onEnd => rawLink(raw, session, this.pingIntervalMs, onEnd));
+          this.opened(onEnd => rawLink(raw, session, this.linkOptions(onEnd)));
         });
       });
       req.end();
@@ -302,24 +300,28 @@ export class TunnelAgent extends EventEmitter<{
       }
       const raw = (ws as unknown as { _socket?: net.Socket })._socket;
       raw?.setNoDelay(true);
-      this.serverSession(webSocketDuplex(ws));
-      this.opened(onEnd => webSocketLink(ws, this.pingIntervalMs, onEnd));
+      this.http2Server(webSocketDuplex(ws));
+      this.opened(onEnd => webSocketLink(ws, this.linkOptions(onEnd)));
     });
     ws.once('close', code => {
       if (!opened) this.failed({ message: failure || `code ${code}`, status });
     });
   }
 
-  private get pingIntervalMs(): number {
-    return this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  private linkOptions(onEnd: (ending: LinkEnding) => void): LinkOptions {
+    return {
+      pingIntervalMs: this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      closeGraceMs: CLOSE_GRACE_MS,
+      onEnd
+    };
   }
 
-  private opened(create: (onEnd: (ending: Ending) => void) => Link): void {
+  private opened(create: (onEnd: (ending: LinkEnding) => void) => TunnelLink): void {
     const openedAt = Date.now();
-    const link: Link = create(ending => this.closed(link, openedAt, ending));
+    const link: TunnelLink = create(ending => this.closed(link, openedAt, ending));
     if (this.stopped) {
       // stop() came while the handshake was in flight.
-      void link.close();
+      void link.close(STOP_CODE, STOP_REASON);
       return;
     }
     this.link = link;
@@ -329,7 +331,7 @@ export class TunnelAgent extends EventEmitter<{
   }
 
   /** A tunnel that was up went down. */
-  private closed(link: Link, openedAt: number, { code, reason, failure }: Ending): void {
+  private closed(link: TunnelLink, openedAt: number, { code, reason, failure }: LinkEnding): void {
     if (this.link === link) this.link = undefined;
     this.emit('disconnected', reason || failure || `code ${code}`);
     if (this.stopped) return;
@@ -422,40 +424,40 @@ export class TunnelAgent extends EventEmitter<{
     return out;
   }
 
+  /** A request to the local server, or undefined (the stream answered 400) when it cannot be made. */
+  private requestLocal(
+    stream: http2.ServerHttp2Stream,
+    what: string,
+    init: Pick<http.RequestOptions, 'method' | 'path' | 'headers' | 'agent'>
+  ): http.ClientRequest | undefined {
+    const { host, port } = this.options.target;
+    let upstream: http.ClientRequest;
+    try {
+      upstream = http.request({ host, port, ...init });
+    } catch {
+      respondError(stream, 400, `The ${what} could not be forwarded.`);
+      return undefined;
+    }
+    upstream.on('socket', socket => socket.setNoDelay(true));
+    return upstream;
+  }
+
   private forwardHttp(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     method: string,
     path: string
   ): void {
-    const { host, port } = this.options.target;
-    let upstream: http.ClientRequest;
-    try {
-      upstream = http.request({
-        host,
-        port,
-        method,
-        path,
-        headers: this.upstreamHeaders(headers, false),
-        agent: this.httpAgent
-      });
-    } catch {
-      respondError(stream, 400, 'The request could not be forwarded.');
-      return;
-    }
+    const upstream = this.requestLocal(stream, 'request', {
+      method,
+      path,
+      headers: this.upstreamHeaders(headers, false),
+      agent: this.httpAgent
+    });
+    if (!upstream) return;
     let complete = false;
-    upstream.on('socket', socket => socket.setNoDelay(true));
     upstream.on('response', res => {
-      try {
-        stream.respond({
-          ...forwardResponseHeaders(res.headers),
-          ':status': res.statusCode ?? 502
-        });
-      } catch {
-        res.destroy();
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
+      if (!respondWith(stream, res)) return;
       res.on('end', () => (complete = true));
       res.on('error', () => stream.close(NGHTTP2_INTERNAL_ERROR));
       res.on('aborted', () => stream.close(NGHTTP2_INTERNAL_ERROR));
@@ -476,26 +478,17 @@ export class TunnelAgent extends EventEmitter<{
     headers: http2.IncomingHttpHeaders,
     path: string
   ): void {
-    const { host, port } = this.options.target;
-    let upstream: http.ClientRequest;
-    try {
-      upstream = http.request({
-        host,
-        port,
-        method: 'GET',
-        path,
-        headers: {
-          ...this.upstreamHeaders(headers, true),
-          connection: 'Upgrade',
-          upgrade: 'websocket'
-        },
-        agent: false
-      });
-    } catch {
-      respondError(stream, 400, 'The WebSocket request could not be forwarded.');
-      return;
-    }
-    upstream.on('socket', socket => socket.setNoDelay(true));
+    const upstream = this.requestLocal(stream, 'WebSocket request', {
+      method: 'GET',
+      path,
+      headers: {
+        ...this.upstreamHeaders(headers, true),
+        connection: 'Upgrade',
+        upgrade: 'websocket'
+      },
+      agent: false
+    });
+    if (!upstream) return;
     upstream.on('upgrade', (res, socket, head) => {
       socket.on('error', () => {});
       try {
@@ -517,17 +510,7 @@ export class TunnelAgent extends EventEmitter<{
       stream.on('close', () => closeAfterFlush(socket));
     });
     upstream.on('response', res => {
-      try {
-        stream.respond({
-          ...forwardResponseHeaders(res.headers),
-          ':status': res.statusCode ?? 502
-        });
-      } catch {
-        res.destroy();
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
-      relay(res, stream);
+      if (respondWith(stream, res)) relay(res, stream);
     });
     upstream.on('error', () => {
       if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');
@@ -537,6 +520,18 @@ export class TunnelAgent extends EventEmitter<{
       if (!stream.headersSent) upstream.destroy();
     });
     upstream.end();
+  }
+}
+
+/** The local server's answer as the stream's response head; false (both ends cut) when it cannot be. */
+function respondWith(stream: http2.ServerHttp2Stream, res: http.IncomingMessage): boolean {
+  try {
+    stream.respond({ ...forwardResponseHeaders(res.headers), ':status': res.statusCode ?? 502 });
+    return true;
+  } catch {
+    res.destroy();
+    stream.close(NGHTTP2_INTERNAL_ERROR);
+    return false;
   }
 }
 
@@ -559,119 +554,4 @@ function maskingNeeded(target: URL): boolean {
   if (target.protocol === 'wss:') return false;
   const host = target.hostname.replace(/^\[|\]$/g, '');
   return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
-}
-
-/**
- * Pings every interval; a link that showed no sign of life since the last ping is dead. `alive`
- * is what any sign of life (an answer, the peer's own ping) calls.
- */
-function heartbeat(
-  intervalMs: number,
-  ping: (alive: () => void) => void,
-  dead: () => void
-): { alive: () => void; stop: () => void } {
-  let seen = true;
-  const alive = (): void => {
-    seen = true;
-  };
-  const timer = setInterval(() => {
-    if (!seen) return dead();
-    seen = false;
-    ping(alive);
-  }, intervalMs);
-  return { alive, stop: () => clearInterval(timer) };
-}
-
-/** HTTP/2 directly on the socket; close codes arrive as GOAWAY debug data. */
-function rawLink(
-  socket: net.Socket,
-  session: http2.ServerHttp2Session,
-  pingIntervalMs: number,
-  onEnd: (ending: Ending) => void
-): Link {
-  let told: { code: number; reason: string } | undefined;
-  let failure = '';
-  session.on('goaway', (_code, _lastStreamId, data?: Buffer) => {
-    told ??= parseGoawayData(data);
-  });
-  socket.on('error', err => (failure ||= err.message));
-  const beat = heartbeat(
-    pingIntervalMs,
-    alive => {
-      try {
-        session.ping(err => {
-          if (!err) alive();
-        });
-      } catch {
-        // The session is closing; 'close' follows.
-      }
-    },
-    () => {
-      failure = 'no answer to ping';
-      socket.destroy();
-    }
-  );
-  session.on('ping', beat.alive);
-  socket.once('close', () => {
-    beat.stop();
-    onEnd({ code: told?.code ?? 1006, reason: told?.reason ?? '', failure: told ? '' : failure });
-  });
-  return {
-    get open() {
-      return !socket.destroyed && !session.closed;
-    },
-    close() {
-      return new Promise<void>(resolve => {
-        if (socket.destroyed) return resolve();
-        socket.once('close', () => resolve());
-        // Sends GOAWAY, then ends the socket.
-        session.destroy();
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 2_000).unref();
-      });
-    }
-  };
-}
-
-/** HTTP/2 over a WebSocket's binary messages; close codes are the WebSocket's. */
-function webSocketLink(
-  ws: WebSocket,
-  pingIntervalMs: number,
-  onEnd: (ending: Ending) => void
-): Link {
-  let failure = '';
-  const beat = heartbeat(
-    pingIntervalMs,
-    () => ws.ping(),
-    () => {
-      failure = 'no answer to ping';
-      ws.terminate();
-    }
-  );
-  ws.on('pong', beat.alive);
-  ws.on('ping', beat.alive);
-  ws.on('message', beat.alive);
-  ws.on('error', err => (failure ||= err.message));
-  ws.once('close', (code, reason) => {
-    beat.stop();
-    onEnd({ code, reason: reason.toString(), failure });
-  });
-  return {
-    get open() {
-      return ws.readyState === WebSocket.OPEN;
-    },
-    close() {
-      return new Promise<void>(resolve => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.once('close', () => resolve());
-        ws.close(1000, 'agent stopping');
-        setTimeout(() => {
-          ws.terminate();
-          resolve();
-        }, 2_000).unref();
-      });
-    }
-  };
 }

@@ -5,7 +5,8 @@ import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { isSessionId } from '@jupyterlab-interlink/contract';
 import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_REPLACED,
@@ -18,8 +19,7 @@ import {
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
   TUNNEL_UPGRADE,
-  goawayData,
-  isValidSessionId
+  HANDSHAKE_TIMEOUT_MS
 } from './protocol.js';
 import {
   forwardRequestHeaders,
@@ -29,8 +29,11 @@ import {
 } from './headers.js';
 import { webSocketDuplex } from './ws-duplex.js';
 import { closeAfterFlush, relay } from './sockets.js';
+import { sendJson } from '../json-reply.js';
+import { createTunnelMetrics, type TunnelMetrics } from './metrics.js';
+import { rawLink, webSocketLink, type TunnelLink } from './link.js';
 
-export interface TunnelHubOptions {
+export interface TunnelEndpointOptions {
   /** true if `secret` is the live secret of `sessionId` (the caller compares sha256 hashes in constant time). */
   authorize(sessionId: string, secret: string): boolean;
   logger: Logger;
@@ -44,40 +47,34 @@ export interface TunnelHubOptions {
   pingIntervalMs?: number;
 }
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
-/** How long a new agent connection may take to finish the HTTP/2 handshake. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
-
-interface Metrics {
-  tunnelsUp: Gauge;
-  streamsOpen: Gauge<'kind'>;
-  bytes: Counter<'direction'>;
-  refused: Counter<'reason'>;
-  reconnects: Counter;
-  connections: Counter<'transport'>;
-}
+const { NGHTTP2_CANCEL } = http2.constants;
 
 /** How an agent is connected: HTTP/2 directly on its socket, or over a WebSocket on it. */
-type Link = { kind: 'raw' } | { kind: 'websocket'; ws: WebSocket };
+type Transport = { kind: 'raw' } | { kind: 'websocket'; ws: WebSocket };
 
+/** A peer that does not finish closing within this is cut off. */
+const CLOSE_GRACE_MS = 5_000;
+
+/** One agent's connection: the HTTP/2 client the proxy drives over its link. */
 class Tunnel {
-  readonly session: http2.ClientHttp2Session;
+  /** The HTTP/2 client the proxy drives over the link (the agent is the HTTP/2 server). */
+  readonly client: http2.ClientHttp2Session;
+  readonly link: TunnelLink;
   ready = false;
   closed = false;
-  alive = true;
   private countedRead = 0;
   private countedWritten = 0;
 
   constructor(
     readonly sessionId: string,
-    readonly link: Link,
+    transport: Transport,
     /** The agent's TCP (or TLS) connection. */
     readonly socket: Socket,
-    settings: { maxHeaderBytes: number }
+    settings: { maxHeaderBytes: number; pingIntervalMs: number; onDead: () => void }
   ) {
-    const transport = link.kind === 'raw' ? socket : webSocketDuplex(link.ws);
-    this.session = http2.connect('http://interlink-agent', {
-      createConnection: () => transport,
+    const stream = transport.kind === 'raw' ? socket : webSocketDuplex(transport.ws);
+    this.client = http2.connect('http://interlink-agent', {
+      createConnection: () => stream,
       settings: {
         enablePush: false,
         initialWindowSize: STREAM_WINDOW_BYTES,
@@ -86,10 +83,15 @@ class Tunnel {
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
       maxHeaderListPairs: 256
     });
-    if (link.kind === 'websocket') {
-      link.ws.on('pong', () => (this.alive = true));
-      link.ws.on('message', () => (this.alive = true));
-    }
+    const options = {
+      pingIntervalMs: settings.pingIntervalMs,
+      closeGraceMs: CLOSE_GRACE_MS,
+      onDead: settings.onDead
+    };
+    this.link =
+      transport.kind === 'raw'
+        ? rawLink(socket, this.client, options)
+        : webSocketLink(transport.ws, options, this.client);
   }
 
   /** Bytes on the agent's TCP connection since the last call (counted at scrape and at close). */
@@ -101,25 +103,9 @@ class Tunnel {
     return { read, written };
   }
 
-  ping(): void {
-    this.alive = false;
-    if (this.link.kind === 'websocket') {
-      this.link.ws.ping();
-      return;
-    }
-    try {
-      this.session.ping(err => {
-        if (!err) this.alive = true;
-      });
-    } catch {
-      // The session is closing; the next round terminates it.
-    }
-  }
-
   /** Cut the connection without a word, as for a dead peer. */
   terminate(): void {
-    if (this.link.kind === 'websocket') this.link.ws.terminate();
-    else this.socket.destroy();
+    this.link.terminate();
   }
 
   /** Tell the agent why (a close code from protocol.ts) and close. */
@@ -127,22 +113,7 @@ class Tunnel {
     if (this.closed) return;
     this.closed = true;
     this.ready = false;
-    if (this.link.kind === 'raw') {
-      try {
-        if (!this.session.destroyed)
-          this.session.goaway(NGHTTP2_NO_ERROR, 0, goawayData(code, reason));
-      } catch {
-        // Nothing can be sent any more; destroying is all that is left.
-      }
-      // Sends what is queued (the GOAWAY), then ends the socket.
-      this.session.destroy();
-    } else {
-      if (!this.session.destroyed) this.session.destroy();
-      const ws = this.link.ws;
-      if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close(code, reason);
-    }
-    // A peer that never finishes closing is cut off.
-    setTimeout(() => this.terminate(), 5_000).unref();
+    void this.link.close(code, reason);
   }
 }
 
@@ -154,7 +125,7 @@ class Tunnel {
  * reconnects at once instead of being locked out until a ping times out; the agent that receives
  * 4001 stops, so two agents holding the same secret cannot take turns.
  */
-export class TunnelHub extends EventEmitter<{
+export class TunnelEndpoint extends EventEmitter<{
   up: [sessionId: string];
   down: [sessionId: string];
 }> {
@@ -165,13 +136,13 @@ export class TunnelHub extends EventEmitter<{
   private readonly seen = new Set<string>();
   private readonly revoked = new Set<string>();
   private readonly wss: WebSocketServer;
-  private readonly metrics: Metrics;
+  private readonly metrics: TunnelMetrics;
   private readonly log: Logger;
-  private readonly pingTimer: NodeJS.Timeout;
   private readonly maxHeaderBytes: number;
+  private readonly pingIntervalMs: number;
   private closing = false;
 
-  constructor(private readonly options: TunnelHubOptions) {
+  constructor(private readonly options: TunnelEndpointOptions) {
     super();
     this.log = options.logger.child({ component: 'tunnel' });
     this.maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
@@ -182,65 +153,8 @@ export class TunnelHub extends EventEmitter<{
       clientTracking: false
     });
     this.wss.on('error', err => this.log.warn({ err }, 'tunnel endpoint error'));
-    this.metrics = this.createMetrics(options.registry);
-    this.pingTimer = setInterval(
-      () => this.pingAll(),
-      options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS
-    );
-    this.pingTimer.unref();
-  }
-
-  private createMetrics(registry?: Registry): Metrics {
-    const registers = registry ? [registry] : [];
-    const tunnels = () => this.tunnels.values();
-    return {
-      tunnelsUp: new Gauge({
-        name: 'interlink_tunnels_up',
-        help: 'Agent tunnels connected and ready',
-        registers,
-        collect() {
-          let n = 0;
-          for (const t of tunnels()) if (t.ready) n++;
-          this.set(n);
-        }
-      }),
-      streamsOpen: new Gauge({
-        name: 'interlink_tunnel_streams_open',
-        help: 'Proxied streams open through tunnels',
-        labelNames: ['kind'],
-        registers
-      }),
-      bytes: new Counter({
-        name: 'interlink_tunnel_bytes_total',
-        help: 'Bytes on agent tunnel connections, by direction',
-        labelNames: ['direction'],
-        registers,
-        collect() {
-          for (const t of tunnels()) {
-            const { read, written } = t.takeBytes();
-            this.inc({ direction: 'from_agent' }, read);
-            this.inc({ direction: 'to_agent' }, written);
-          }
-        }
-      }),
-      refused: new Counter({
-        name: 'interlink_tunnel_upgrades_refused_total',
-        help: 'Agent tunnel connections refused, by reason',
-        labelNames: ['reason'],
-        registers
-      }),
-      reconnects: new Counter({
-        name: 'interlink_tunnel_reconnects_total',
-        help: 'Agent tunnel connections for a session that had connected before',
-        registers
-      }),
-      connections: new Counter({
-        name: 'interlink_tunnel_connections_total',
-        help: 'Agent tunnel connections accepted, by transport (raw: HTTP/2 on the connection; websocket: the fallback through middleboxes)',
-        labelNames: ['transport'],
-        registers
-      })
-    };
+    this.metrics = createTunnelMetrics(options.registry, () => this.tunnels.values());
+    this.pingIntervalMs = options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
   }
 
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -271,7 +185,8 @@ export class TunnelHub extends EventEmitter<{
       );
       return;
     }
-    if (!isValidSessionId(sessionId)) {
+    // ids come from our own API; anything else is refused before it reaches a log line
+    if (!isSessionId(sessionId)) {
       refuse(403, 'unknown_session', 'Unknown session.');
       return;
     }
@@ -311,10 +226,14 @@ export class TunnelHub extends EventEmitter<{
     );
   }
 
-  private attach(sessionId: string, link: Link, req: IncomingMessage): void {
+  private attach(sessionId: string, link: Transport, req: IncomingMessage): void {
     const socket = req.socket;
     socket.setNoDelay(true);
-    const tunnel = new Tunnel(sessionId, link, socket, { maxHeaderBytes: this.maxHeaderBytes });
+    const tunnel = new Tunnel(sessionId, link, socket, {
+      maxHeaderBytes: this.maxHeaderBytes,
+      pingIntervalMs: this.pingIntervalMs,
+      onDead: () => this.log.warn({ sessionId }, 'tunnel missed a ping; dropping it')
+    });
     // The session may have been revoked while the handshake was in flight.
     if (this.revoked.has(sessionId) || this.closing) {
       tunnel.close(CLOSE_SESSION_ENDED, 'session ended');
@@ -353,21 +272,21 @@ export class TunnelHub extends EventEmitter<{
       });
     }
 
-    const session = tunnel.session;
-    session.on('error', err => {
+    const client = tunnel.client;
+    client.on('error', err => {
       this.log.warn({ sessionId, err: err.message }, 'tunnel protocol error');
       this.drop(tunnel, CLOSE_PROTOCOL_ERROR, 'protocol error');
     });
-    session.on('close', () => this.drop(tunnel, 1000, 'closed'));
-    session.on('goaway', () => this.drop(tunnel, 1000, 'agent going away'));
-    session.once('connect', () => {
+    client.on('close', () => this.drop(tunnel, 1000, 'closed'));
+    client.on('goaway', () => this.drop(tunnel, 1000, 'agent going away'));
+    client.once('connect', () => {
       try {
-        session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+        client.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
       } catch {
-        // The session died during the handshake; 'close' handles it.
+        // The HTTP/2 client died during the handshake; 'close' handles it.
       }
     });
-    session.once('remoteSettings', settings => {
+    client.once('remoteSettings', settings => {
       clearTimeout(handshake);
       if (tunnel.closed) return;
       if (!settings.enableConnectProtocol) {
@@ -398,24 +317,13 @@ export class TunnelHub extends EventEmitter<{
     if (this.announced.delete(tunnel.sessionId)) this.emit('down', tunnel.sessionId);
   }
 
-  private pingAll(): void {
-    for (const tunnel of this.tunnels.values()) {
-      if (!tunnel.alive) {
-        this.log.warn({ sessionId: tunnel.sessionId }, 'tunnel missed a ping; dropping it');
-        tunnel.terminate();
-        continue;
-      }
-      tunnel.ping();
-    }
-  }
-
   isUp(sessionId: string): boolean {
     return this.routable(sessionId) !== undefined;
   }
 
   private routable(sessionId: string): Tunnel | undefined {
     const tunnel = this.tunnels.get(sessionId);
-    if (!tunnel || !tunnel.ready || tunnel.closed || tunnel.session.destroyed) return undefined;
+    if (!tunnel || !tunnel.ready || tunnel.closed || tunnel.client.destroyed) return undefined;
     return tunnel;
   }
 
@@ -439,7 +347,7 @@ export class TunnelHub extends EventEmitter<{
       req.headers['transfer-encoding'] !== undefined;
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = tunnel.session.request(headers, { endStream: !hasBody });
+      stream = tunnel.client.request(headers, { endStream: !hasBody });
     } catch (err) {
       this.log.warn({ sessionId, err: (err as Error).message }, 'could not open a tunnel stream');
       sendJson(res, 502, tunnelDownBody());
@@ -506,7 +414,7 @@ export class TunnelHub extends EventEmitter<{
       writeError(socket, 400, 'bad_request', 'Only WebSocket upgrades are proxied.');
       return;
     }
-    if (!tunnel.session.remoteSettings.enableConnectProtocol) {
+    if (!tunnel.client.remoteSettings.enableConnectProtocol) {
       writeError(socket, 502, 'bad_gateway', 'The remote agent does not accept WebSocket streams.');
       return;
     }
@@ -525,7 +433,7 @@ export class TunnelHub extends EventEmitter<{
     };
     let stream: http2.ClientHttp2Stream;
     try {
-      stream = tunnel.session.request(headers, { endStream: false });
+      stream = tunnel.client.request(headers, { endStream: false });
     } catch (err) {
       this.log.warn({ sessionId, err: (err as Error).message }, 'could not open a tunnel stream');
       const body = tunnelDownBody();
@@ -585,7 +493,6 @@ export class TunnelHub extends EventEmitter<{
 
   async close(): Promise<void> {
     this.closing = true;
-    clearInterval(this.pingTimer);
     const closed = [...this.tunnels.values()].map(
       t =>
         new Promise<void>(resolve => {
@@ -616,20 +523,6 @@ function tunnelDownBody(): { error: string; message: string } {
       'The remote Jupyter server is not connected right now (its tunnel is down). ' +
       'If the session is still starting or the connection dropped, try again in a few seconds.'
   };
-}
-
-function sendJson(res: ServerResponse, status: number, body: object): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    'Cache-Control': 'no-store'
-  });
-  res.end(text);
 }
 
 /** An HTTP error on a socket that has not been upgraded. */
