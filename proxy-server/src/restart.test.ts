@@ -34,6 +34,7 @@ import { createLogger } from './logging.js';
 import { TunnelAgent } from './agent/tunnel-agent.js';
 import { SESSION_HEADER } from './tunnel/protocol.js';
 import { upgradeStatus } from './testing/upgrade.js';
+import { readEvents, waitForEvent } from './testing/events.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ALICE = 'alice-token-0123456789';
@@ -389,6 +390,45 @@ describe('restart of the proxy server, interlink site (real interLink API server
     await api?.stop();
     await plugin?.close();
     if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it("a job's states reach the event stream in order; its log comes through getLogs", async () => {
+    server = await start(site, join(scratch, 'state-events'));
+    const events = readEvents(await fetch(`${server.url}/interlink/api/events`, as(ALICE)));
+    const s = await launch(server, {
+      site: 'htc',
+      profile: 'tiny',
+      type: 'job',
+      walltime: 1800,
+      command: ['/bin/true']
+    });
+    const states: string[] = [];
+    const seen = (want: string) =>
+      waitForEvent(
+        events,
+        e => {
+          const session = e.data as Session;
+          if (e.event !== 'session' || session?.id !== s.id) return false;
+          if (states[states.length - 1] !== session.state) states.push(session.state);
+          return session.state === want;
+        },
+        `state ${want}`
+      );
+    await seen('queued');
+    plugin.setJob(podName(s.id), { JobStatus: 2 });
+    await seen('ready');
+    const logs = await fetch(`${server.url}/interlink/api/sessions/${s.id}/logs`, as(ALICE));
+    assert.equal(logs.status, 200);
+    assert.equal(await logs.text(), '"NOT IMPLEMENTED"', "the HTCondor plugin's own answer");
+    plugin.setJob(podName(s.id), { JobStatus: 4, ExitCode: 0 });
+    await seen('completed');
+    assert.deepEqual(
+      states.filter(x => x !== 'pending' && x !== 'submitting'),
+      ['queued', 'ready', 'completed']
+    );
+    await events.return(undefined);
+    await server.close();
+    server = undefined;
   });
 
   it('re-adopts its jobs in the states interLink reports, one that ended meanwhile too', async () => {
