@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the demo and the tests use: Debian's Jupyter server stack and
 # ipykernel (the real parts behind JupyterLab), Chromium for Playwright, JupyterHub, a single-node
-# Slurm with munge, OpenSSH (the bench's baseline) and bubblewrap (optional isolation).
+# Slurm with munge, OpenSSH (the bench's baseline), bubblewrap (optional isolation), openssl
+# (certificates for the https tests of interLink) and etcd (kube-apiserver's store).
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
 want=(python3-jupyter-server python3-jupyterlab-server python3-ipykernel chromium
-      jupyterhub slurm-wlm munge openssh-client openssh-server bubblewrap curl)
+      jupyterhub slurm-wlm munge openssh-client openssh-server bubblewrap curl openssl etcd-server)
 if [ "${1:-}" = "--demo" ]; then want=(python3-jupyter-server python3-jupyterlab-server python3-ipykernel slurm-wlm munge bubblewrap); fi
 missing=()
 for p in "${want[@]}"; do

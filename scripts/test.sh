@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 npm ci --no-audit --no-fund
 bash scripts/build.sh
+# interLink and Kubernetes from the Go module proxy (cached outside the clone; see the README)
+bash scripts/interlink-stack.sh build >/dev/null
 npx eslint .
 status=0
 node --test --test-concurrency=1 --test-reporter=spec \

@@ -84,15 +84,65 @@ export const SiteConfig = Type.Object({
       workDir: Type.Optional(Text())
     })
   ),
-  /** interlink driver: the interLink API's URL and a file holding the bearer token. */
+  /**
+   * Annotations for the site's interLink plugin, passed on as they are: `slurm-job.vk.io/…`
+   * (image-root, singularity-options, singularity-mounts, mpi-flags, enroot-…, flavor) or
+   * `htcondor-job.vk.io/…`. Flags and pre-exec come from `slurm`, not from here.
+   */
+  pluginAnnotations: Type.Optional(
+    Type.Record(Type.String(), Text(), { invalid: 'must be a mapping of annotation to value' })
+  ),
+  /** Tolerations the site's virtual node needs beyond interLink's own (its configured taints). */
+  tolerations: Type.Optional(
+    Type.Array(
+      Mapping({
+        key: Type.String({
+          minLength: 1,
+          invalid: 'is required (the taint key of the virtual node)'
+        }),
+        operator: Type.Optional(
+          Type.Union([Type.Literal('Exists'), Type.Literal('Equal')], {
+            invalid: 'must be Exists or Equal'
+          })
+        ),
+        value: Type.Optional(Text()),
+        effect: Type.Optional(
+          Type.Union(
+            [
+              Type.Literal('NoSchedule'),
+              Type.Literal('PreferNoSchedule'),
+              Type.Literal('NoExecute')
+            ],
+            { invalid: 'must be NoSchedule, PreferNoSchedule or NoExecute' }
+          )
+        )
+      }),
+      { invalid: 'must be a list' }
+    )
+  ),
+  /**
+   * interlink driver: the interLink API's URL (`unix:///path/api.sock`, `https://…`, `http://…`),
+   * a file holding the bearer token; for https, a CA file to trust (instead of the system's), a
+   * client certificate and key (mTLS), or `insecure` to skip verifying the server.
+   */
   interlink: Type.Optional(
     Mapping({
       url: Type.String({
-        pattern: '^https?://',
-        invalid: 'is required for the interlink driver (http(s) URL of the interLink API)'
+        pattern: '^(https?://|unix:///)',
+        invalid:
+          'is required for the interlink driver (the interLink API: unix:///path/to.sock or an http(s) URL)'
       }),
-      tokenFile: Type.Optional(Text()),
-      token: Type.Optional(Text())
+      tokenFile: Type.Optional(Text('must be a path')),
+      token: Type.Optional(Text()),
+      caFile: Type.Optional(Text('must be a path')),
+      certFile: Type.Optional(Text('must be a path')),
+      keyFile: Type.Optional(Text('must be a path')),
+      insecure: Type.Optional(Type.Boolean({ invalid: 'must be true or false' })),
+      /**
+       * One pod per /status call, for plugins that answer for the first pod of a list only
+       * (interLink's HTCondor plugin): interLink answers the others from its cache.
+       */
+      statusPerPod: Type.Optional(Type.Boolean({ invalid: 'must be true or false' }))
     })
   ),
   /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */

@@ -6,7 +6,9 @@
  * the pod's annotations), nobody else does; a stop after the restart reaches the backend.
  *
  * Backends: the kubernetes driver on vk-bridge's fake API server (pods whose states the test sets,
- * a real tunnel agent for one of them) and the slurm driver on the local single-node Slurm.
+ * a real tunnel agent for one of them), the slurm driver on the local single-node Slurm, and the
+ * interlink driver on interLink's real API server (HTCondor's plugin behind it as handles.py
+ * answers, its jobs moved by the test).
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,8 @@ import type { Session } from '@jupyterlab-interlink/contract';
 import { LABELS, podName, type SiteConfig } from '@jupyterlab-interlink/vk-bridge';
 import {
   FakeApiServer,
+  FakeHtcondorPlugin,
+  InterlinkApi,
   leonardoOnFakeApi,
   terminatedAgent
 } from '@jupyterlab-interlink/vk-bridge/testing';
@@ -30,6 +34,7 @@ import { createLogger } from './logging.js';
 import { TunnelAgent } from './agent/tunnel-agent.js';
 import { SESSION_HEADER } from './tunnel/protocol.js';
 import { upgradeStatus } from './testing/upgrade.js';
+import { readEvents, waitForEvent } from './testing/events.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ALICE = 'alice-token-0123456789';
@@ -343,5 +348,134 @@ describe('restart of the proxy server, slurm site (local Slurm)', () => {
     for (const id of ids.slice(1)) {
       assert.ok(['R', 'PD'].includes(end.get(id)![0]), `${id} untouched: ${end.get(id)}`);
     }
+  });
+});
+
+describe('restart of the proxy server, interlink site (real interLink API server)', () => {
+  let scratch: string;
+  let plugin: FakeHtcondorPlugin;
+  let api: InterlinkApi;
+  let site: SiteConfig;
+  let server: RunningProxyServer | undefined;
+  const ids: string[] = [];
+
+  before(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'interlink-restart-il-'));
+    plugin = await FakeHtcondorPlugin.start(join(scratch, 'plugin.sock'));
+    api = await InterlinkApi.start({ dir: join(scratch, 'api'), plugin: plugin.url });
+    site = {
+      id: 'htc',
+      displayName: 'HTC farm',
+      kind: 'htc',
+      driver: 'interlink',
+      namespace: 'interlink',
+      nodeSelector: { 'kubernetes.io/hostname': 'htc-vk' },
+      interlink: { url: api.url, statusPerPod: true },
+      profiles: [
+        {
+          id: 'tiny',
+          displayName: 'Tiny',
+          resources: { cpu: 1, memory: '64Mi', gpu: 0 },
+          maxWalltime: 3600
+        }
+      ]
+    };
+  });
+
+  after(async () => {
+    for (const id of ids) {
+      await fetch(`${server?.url}/interlink/api/sessions/${id}`, as(ALICE, { method: 'DELETE' }));
+    }
+    await server?.close();
+    await api?.stop();
+    await plugin?.close();
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it("a job's states reach the event stream in order; its log comes through getLogs", async () => {
+    server = await start(site, join(scratch, 'state-events'));
+    const events = readEvents(await fetch(`${server.url}/interlink/api/events`, as(ALICE)));
+    const s = await launch(server, {
+      site: 'htc',
+      profile: 'tiny',
+      type: 'job',
+      walltime: 1800,
+      command: ['/bin/true']
+    });
+    const states: string[] = [];
+    const seen = (want: string) =>
+      waitForEvent(
+        events,
+        e => {
+          const session = e.data as Session;
+          if (e.event !== 'session' || session?.id !== s.id) return false;
+          if (states[states.length - 1] !== session.state) states.push(session.state);
+          return session.state === want;
+        },
+        `state ${want}`
+      );
+    await seen('queued');
+    plugin.setJob(podName(s.id), { JobStatus: 2 });
+    await seen('ready');
+    const logs = await fetch(`${server.url}/interlink/api/sessions/${s.id}/logs`, as(ALICE));
+    assert.equal(logs.status, 200);
+    assert.equal(await logs.text(), '"NOT IMPLEMENTED"', "the HTCondor plugin's own answer");
+    plugin.setJob(podName(s.id), { JobStatus: 4, ExitCode: 0 });
+    await seen('completed');
+    assert.deepEqual(
+      states.filter(x => x !== 'pending' && x !== 'submitting'),
+      ['queued', 'ready', 'completed']
+    );
+    await events.return(undefined);
+    await server.close();
+    server = undefined;
+  });
+
+  it('re-adopts its jobs in the states interLink reports, one that ended meanwhile too', async () => {
+    server = await start(site, join(scratch, 'state'));
+    const port = server.port;
+    for (let i = 0; i < 3; i++) {
+      const s = await launch(server, {
+        site: 'htc',
+        profile: 'tiny',
+        type: 'job',
+        walltime: 1800,
+        command: ['/bin/sleep', '600']
+      });
+      ids.push(s.id);
+    }
+    await until(server, m => ids.every(id => m.get(id)?.state === 'queued'), 'all queued');
+    plugin.setJob(podName(ids[0]), { JobStatus: 2 });
+    plugin.setJob(podName(ids[1]), { JobStatus: 2 });
+    await until(
+      server,
+      m => m.get(ids[0])?.state === 'ready' && m.get(ids[1])?.state === 'ready',
+      'two running'
+    );
+    await server.close();
+    server = undefined;
+    plugin.setJob(podName(ids[1]), { JobStatus: 4, ExitCode: 0 });
+
+    server = await start(site, join(scratch, 'state'), port);
+    const back = await listSessions(server, ALICE);
+    assert.deepEqual(sorted(back.map(s => s.id)), sorted(ids), 'every session, each once');
+    assert.deepEqual(await listSessions(server, BOB), []);
+    await until(
+      server,
+      m =>
+        m.get(ids[0])?.state === 'ready' &&
+        m.get(ids[1])?.state === 'completed' &&
+        m.get(ids[2])?.state === 'queued',
+      'each in the state interLink reports'
+    );
+    const jid = plugin.jidOf(podName(ids[0]))!;
+    const stopped = await fetch(
+      `${server.url}/interlink/api/sessions/${ids[0]}`,
+      as(ALICE, { method: 'DELETE' })
+    );
+    assert.equal(stopped.status, 200);
+    await until(server, m => m.get(ids[0])?.state === 'cancelled', 'the stopped session cancelled');
+    assert.equal(plugin.jobs.get(jid)?.JobStatus, 3, 'its job removed (condor_rm)');
+    assert.equal(plugin.jobOf(podName(ids[2]))?.JobStatus, 1, 'the queued one untouched');
   });
 });

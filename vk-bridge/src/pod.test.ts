@@ -241,3 +241,24 @@ test('labelValue keeps safe values and makes unsafe ones safe and distinct', () 
   assert.ok(labelValue('x'.repeat(100)).length <= 63);
   assert.match(labelValue('@@@'), /^[0-9a-f]{8}$/);
 });
+
+test("buildPod: a site's plugin annotations and extra tolerations reach the pod", () => {
+  const site: SiteConfig = {
+    ...hpc,
+    pluginAnnotations: {
+      'slurm-job.vk.io/image-root': '/leonardo/images',
+      'slurm-job.vk.io/singularity-options': '--nv --cleanenv'
+    },
+    tolerations: [{ key: 'site.example/gpu', value: 'a100', effect: 'NoSchedule' }]
+  };
+  const { pod } = buildPod(spec(site));
+  const ann = pod.metadata!.annotations!;
+  assert.equal(ann['slurm-job.vk.io/image-root'], '/leonardo/images');
+  assert.equal(ann['slurm-job.vk.io/singularity-options'], '--nv --cleanenv');
+  assert.match(ann[ANNOTATIONS.slurmFlags], /--time=/);
+  assert.deepEqual(pod.spec!.tolerations, [
+    { key: 'virtual-node.interlink/no-schedule', operator: 'Exists' },
+    { key: 'site.example/gpu', operator: 'Equal', value: 'a100', effect: 'NoSchedule' }
+  ]);
+  assert.deepEqual(pod.spec!.nodeSelector, hpc.nodeSelector);
+});

@@ -138,6 +138,7 @@ export function buildPod(spec: LaunchSpec): PodBundle {
   };
   if (spec.name) annotations[ANNOTATIONS.name] = spec.name;
   if (spec.path) annotations[ANNOTATIONS.path] = spec.path;
+  Object.assign(annotations, site.pluginAnnotations);
   const profileFlags = profile.slurmFlags ?? [];
   if (takesSlurmFlags(site, profileFlags)) {
     annotations[ANNOTATIONS.slurmFlags] = slurmFlags(site, profile, spec.walltime).join(' ');
@@ -188,7 +189,10 @@ export function buildPod(spec: LaunchSpec): PodBundle {
       activeDeadlineSeconds: spec.walltime,
       automountServiceAccountToken: false,
       nodeSelector: site.nodeSelector ? { ...site.nodeSelector } : undefined,
-      tolerations: [{ key: INTERLINK_TOLERATION_KEY, operator: 'Exists' }],
+      tolerations: [
+        { key: INTERLINK_TOLERATION_KEY, operator: 'Exists' },
+        ...(site.tolerations ?? []).map(t => ({ operator: 'Equal', ...t }))
+      ],
       containers: [container],
       volumes: [
         {

@@ -30,6 +30,14 @@ const good = () => ({
 
 test('validateSites accepts good sites and the default local site', () => {
   assert.equal(validateSites([good(), defaultLocalSite()]).length, 2);
+  const onSocket = {
+    ...good(),
+    driver: 'interlink',
+    interlink: { url: 'unix:///run/interlink/api.sock' },
+    pluginAnnotations: { 'slurm-job.vk.io/image-root': '/leonardo/images' },
+    tolerations: [{ key: 'site.example/maintenance', operator: 'Exists', effect: 'NoSchedule' }]
+  };
+  assert.equal(validateSites([onSocket]).length, 1);
   assert.equal(validateSites({ sites: [defaultLocalSite()] })[0].id, 'local');
 });
 
@@ -78,6 +86,37 @@ const bad: { name: string; mutate: (s: ReturnType<typeof good>) => unknown; fiel
     name: 'slurm flags not a list',
     mutate: s => ({ ...s, slurm: { flags: '--qos=x' } }),
     field: /field slurm\.flags/
+  },
+  {
+    name: 'plugin annotation of another prefix',
+    mutate: s => ({ ...s, pluginAnnotations: { 'example.org/x': 'y' } }),
+    field:
+      /field pluginAnnotations\["example\.org\/x"\]: must start with slurm-job\.vk\.io\/ or htcondor-job\.vk\.io\//
+  },
+  {
+    name: 'flags through pluginAnnotations',
+    mutate: s => ({ ...s, pluginAnnotations: { 'slurm-job.vk.io/flags': '--qos=x' } }),
+    field: /pluginAnnotations\["slurm-job\.vk\.io\/flags"\]: comes from slurm\.flags/
+  },
+  {
+    name: 'toleration without key',
+    mutate: s => ({ ...s, tolerations: [{ operator: 'Exists' }] }),
+    field: /field tolerations\[0\]\.key: is required/
+  },
+  {
+    name: 'toleration with a bad effect',
+    mutate: s => ({ ...s, tolerations: [{ key: 'site', value: 'x', effect: 'Never' }] }),
+    field: /field tolerations\[0\]\.effect: must be NoSchedule, PreferNoSchedule or NoExecute/
+  },
+  {
+    name: 'interlink url of another scheme',
+    mutate: s => ({ ...s, driver: 'interlink', interlink: { url: 'ftp://x' } }),
+    field: /field interlink\.url: .*unix:\/\/\/path\/to\.sock or an http\(s\) URL/
+  },
+  {
+    name: 'interlink insecure not a boolean',
+    mutate: s => ({ ...s, driver: 'interlink', interlink: { url: 'https://x', insecure: 'yes' } }),
+    field: /field interlink\.insecure: must be true or false/
   },
   {
     name: 'a nodeSelector value that is not a string',

@@ -10,6 +10,7 @@ import {
   SiteConfig as SiteSchema
 } from '@jupyterlab-interlink/contract/site-config';
 import { memoryBytes } from './pod.js';
+import { ANNOTATIONS, PLUGIN_ANNOTATION_PREFIXES } from './types.js';
 import type { ProfileConfig, SiteConfig } from './types.js';
 
 export { DRIVERS } from '@jupyterlab-interlink/contract/site-config';
@@ -91,8 +92,24 @@ function ruleProblems(
     );
   }
   if (driverKnown && site.driver === 'interlink' && !site.interlink) {
-    bad('interlink.url', 'is required for the interlink driver (http(s) URL of the interLink API)');
+    bad(
+      'interlink.url',
+      'is required for the interlink driver (the interLink API: unix:///path/to.sock or an http(s) URL)'
+    );
   }
+  if (wellFormed('pluginAnnotations')) {
+    for (const k of Object.keys(site.pluginAnnotations ?? {})) {
+      const at = `pluginAnnotations["${k}"]`;
+      if (!PLUGIN_ANNOTATION_PREFIXES.some(p => k.startsWith(p) && k.length > p.length))
+        bad(at, `must start with ${PLUGIN_ANNOTATION_PREFIXES.join(' or ')}`);
+      else if (k === ANNOTATIONS.slurmFlags || k === ANNOTATIONS.slurmPreExec)
+        bad(at, 'comes from slurm.flags and slurm.preExec (and the profile), not from here');
+    }
+  }
+  (wellFormed('tolerations') ? (site.tolerations ?? []) : []).forEach((t, i) => {
+    if (t.operator === 'Exists' && t.value !== undefined)
+      bad(`tolerations[${i}].value`, 'must be left out with operator Exists');
+  });
   if (!Array.isArray(site.profiles)) return;
   const siteMax = wellFormed('maxWalltime') ? site.maxWalltime : undefined;
   const profileIds = new Set<string>();

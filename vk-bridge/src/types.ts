@@ -34,6 +34,9 @@ export const ANNOTATIONS = {
   slurmPreExec: 'slurm-job.vk.io/pre-exec'
 } as const;
 
+/** Prefixes of the annotations interLink's plugins read (Slurm's, HTCondor's). */
+export const PLUGIN_ANNOTATION_PREFIXES = ['slurm-job.vk.io/', 'htcondor-job.vk.io/'];
+
 /** The site file's shapes: declared once, as schemas, in the contract. */
 export type {
   DriverName,

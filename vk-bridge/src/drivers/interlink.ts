@@ -1,8 +1,8 @@
 /**
  * interLink REST driver: speaks the interLink API directly (as its Virtual Kubelet does), for hubs
  * without a Kubernetes cluster. `/create` per launch, ONE `/status` for all of the site's live
- * pods per interval, `/getLogs` (follow), `/delete`, `/pinglink` for health and free
- * accelerators. The Virtual Kubelet sends `/status` and `/getLogs` as GET with a JSON body and
+ * pods per interval (one per pod where the plugin needs it), `/getLogs` (follow), `/delete`,
+ * `/pinglink` for health and free accelerators. Checked against interLink's own API server. The Virtual Kubelet sends `/status` and `/getLogs` as GET with a JSON body and
  * `/delete` as DELETE, while the document says POST: we send what the VK sends and fall back to
  * the documented method on 405, remembering which one the server took.
  */
@@ -94,6 +94,21 @@ export function interlinkToStatus(
         startedAt
       };
     }
+    // ended for a named reason other than completing (HTCondor's "Cancelled" for a removed job,
+    // which reaches us through interLink's cache with exit code 0), or with no exit code at all
+    const abnormal = ts.find(
+      t =>
+        typeof t.exitCode !== 'number' ||
+        (t.exitCode === 0 && t.reason !== undefined && !['', 'Completed'].includes(t.reason))
+    );
+    if (abnormal)
+      return {
+        phase: 'failed',
+        backendId,
+        reason: abnormal.message || abnormal.reason || 'ended without an exit code',
+        exitCode: abnormal.exitCode,
+        startedAt
+      };
     if (worst.exitCode === 0) return { phase: 'succeeded', backendId, exitCode: 0, startedAt };
     return {
       phase: 'failed',
@@ -106,6 +121,70 @@ export function interlinkToStatus(
   const waiting = containers.find(c => c.state?.waiting)?.state?.waiting;
   const reason = waiting?.message || waiting?.reason;
   return { phase: 'queued', backendId, queue: reason ? { reason } : {} };
+}
+
+/**
+ * The pod as /status wants it: interLink asks its plugin again only about pods whose phase is
+ * Pending or Running (or that it has not cached yet) and answers the rest from its cache, so a pod
+ * sent without a phase keeps its first answer for ever.
+ */
+function podAsSent(s: PolledSession): V1Pod {
+  const phase = s.status.phase === 'running' ? 'Running' : 'Pending';
+  return { ...s.pod, status: { ...s.pod.status, phase } };
+}
+
+interface Transport {
+  socketPath?: string;
+  https?: boolean;
+  tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean };
+}
+
+/** unix:///path, https:// with its CA, client certificate and insecure switch, or http://. */
+function transportOf(site: SiteConfig): Transport {
+  const il = site.interlink!;
+  const field = `site "${site.id}": interlink`;
+  if (il.url.startsWith('unix://')) {
+    const socketPath = il.url.slice('unix://'.length);
+    if (!socketPath.startsWith('/'))
+      throw new DriverError(
+        'Invalid',
+        `${field}.url: unix:// needs an absolute path, got "${il.url}"`
+      );
+    return { socketPath };
+  }
+  if (!/^https?:\/\//.test(il.url))
+    throw new DriverError(
+      'Invalid',
+      `${field}.url: unix:///path, https://… or http://…, got "${il.url}"`
+    );
+  const tlsFields = (['caFile', 'certFile', 'keyFile', 'insecure'] as const).filter(
+    k => il[k] !== undefined
+  );
+  if (il.url.startsWith('http:')) {
+    if (tlsFields.length)
+      throw new DriverError('Invalid', `${field}.${tlsFields[0]} needs an https:// url`);
+    return {};
+  }
+  if (Boolean(il.certFile) !== Boolean(il.keyFile))
+    throw new DriverError('Invalid', `${field}.certFile and keyFile go together`);
+  const read = (k: 'caFile' | 'certFile' | 'keyFile') => {
+    const path = il[k];
+    if (!path) return undefined;
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new DriverError('Invalid', `${field}.${k}: ${(err as Error).message}`);
+    }
+  };
+  return {
+    https: true,
+    tls: {
+      ca: read('caFile'),
+      cert: read('certFile'),
+      key: read('keyFile'),
+      rejectUnauthorized: il.insecure !== true
+    }
+  };
 }
 
 type Endpoint = 'create' | 'status' | 'getLogs' | 'delete' | 'pinglink';
@@ -134,7 +213,9 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
     pinglink: 0,
     polls: 0
   };
-  private readonly base: string;
+  /** what goes before /create etc.: the URL, or nothing on a Unix socket */
+  private readonly urlBase: string;
+  private readonly transport: Transport;
   private readonly stateDir: string;
   private readonly timeoutMs: number;
   private readonly method = new Map<Endpoint, string>();
@@ -143,7 +224,8 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
     if (!site.interlink?.url)
       throw new DriverError('Invalid', `site "${site.id}": interlink.url is required`);
     super(site, options.pollIntervalMs ?? 2000);
-    this.base = site.interlink.url.replace(/\/+$/, '');
+    this.transport = transportOf(site);
+    this.urlBase = this.transport.socketPath ? '' : site.interlink.url.replace(/\/+$/, '');
     this.stateDir = options.stateDir ?? join(tmpdir(), 'interlink-api', site.id);
     this.timeoutMs = options.requestTimeoutMs ?? 30000;
   }
@@ -163,7 +245,7 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     let last: IncomingMessage | undefined;
     for (const method of methods) {
-      const res = await this.send(method, `${this.base}/${endpoint}`, payload, stream);
+      const res = await this.send(method, `${this.urlBase}/${endpoint}`, payload, stream);
       if (res.statusCode === 405 && methods.length > 1) {
         res.resume();
         last = res;
@@ -188,9 +270,15 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
       headers['Content-Type'] = 'application/json';
       headers['Content-Length'] = String(payload.length);
     }
-    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
-      const req = request(url, { method, headers }, resolve);
+      const req = this.transport.https
+        ? httpsRequest(url, { method, headers, ...this.transport.tls }, resolve)
+        : this.transport.socketPath
+          ? httpRequest(
+              { socketPath: this.transport.socketPath, path: url, method, headers },
+              resolve
+            )
+          : httpRequest(url, { method, headers }, resolve);
       if (!stream) {
         req.setTimeout(this.timeoutMs, () =>
           req.destroy(new Error(`no answer from ${url} within ${this.timeoutMs} ms`))
@@ -216,6 +304,17 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
     try {
       return (text ? JSON.parse(text) : undefined) as T;
     } catch {
+      // interLink passes a plugin's 2xx other than 200 (HTCondor's 201 on /create) on with that
+      // code and "HTTP InterLink session Request-<id>: call exit status: 500. Body: <the plugin's
+      // answer>": the call did succeed
+      const relayed = /call exit status: \d+\. Body: (.*)$/s.exec(text.trim());
+      if (relayed) {
+        try {
+          return JSON.parse(relayed[1]) as T;
+        } catch {
+          // not JSON either: fall through
+        }
+      }
       throw new DriverError('Backend', `interLink /${endpoint}: not JSON: ${text.slice(0, 200)}`);
     }
   }
@@ -328,29 +427,45 @@ export class InterlinkDriver extends PollingDriver<PolledSession> {
     }
   }
 
-  /** One /status call with every live pod of the site. */
+  /** One /status call with every live pod of the site (one per pod for plugins that need it). */
   protected async pollRound(live: PolledSession[]): Promise<void> {
     this.stats.polls++;
-    let answer: InterlinkPodStatus[] | null;
-    try {
-      answer = await this.json<InterlinkPodStatus[] | null>(
-        'status',
-        live.map(s => s.pod)
+    // a 404 (the HTCondor plugin's "Pod not found") says nothing about the other pods of the call
+    const ask = (pods: PolledSession[]) =>
+      this.json<InterlinkPodStatus[] | null>('status', pods.map(podAsSent)).catch(
+        (err: unknown) => {
+          if (err instanceof DriverError && err.code === 'NotFound') return null;
+          throw err;
+        }
       );
-    } catch (err) {
+    // HTCondor's plugin answers for the first pod of a list only, and interLink fills in the rest
+    // from its cache, so those would never move: such sites ask one pod per call
+    const calls = this.site.interlink!.statusPerPod ? live.map(s => [s]) : [live];
+    const byUid = new Map<string | undefined, InterlinkPodStatus>();
+    const unanswered = new Set<string>();
+    let failure: Error | undefined;
+    for (const pods of calls) {
+      try {
+        for (const ps of (await ask(pods)) ?? []) byUid.set(ps.UID, ps);
+      } catch (err) {
+        failure = err as Error;
+        for (const s of pods) unanswered.add(s.pod.metadata!.uid!);
+      }
+    }
+    if (unanswered.size === live.length) {
       this.healthReport.report({
         status: 'degraded',
-        message: (err as Error).message,
+        message: failure!.message,
         checkedAt: new Date().toISOString()
       });
       return;
     }
     this.healthReport.report({ status: 'ok', checkedAt: new Date().toISOString() });
-    const byUid = new Map((answer ?? []).map(ps => [ps.UID, ps]));
     for (const s of live) {
       const ps = byUid.get(s.pod.metadata!.uid);
       if (!ps) {
-        this.lost(s, `interLink no longer knows pod ${s.pod.metadata!.name}`);
+        if (!unanswered.has(s.pod.metadata!.uid!))
+          this.lost(s, `interLink no longer knows pod ${s.pod.metadata!.name}`);
         continue;
       }
       const status = interlinkToStatus(ps, s.pod.metadata!.name, memoryLimitOf(s.pod));

@@ -1,9 +1,11 @@
 /**
- * For tests: a small interLink API server. Every request body is checked against interLink's
- * OpenAPI document (problems are recorded, and answered with 400), the bearer token is checked,
- * both the documented methods and the Virtual Kubelet's (GET with a body, DELETE) are accepted
- * unless `strictMethods` asks for the documented ones only. Pods really run, through the local
- * executor, optionally held "in the queue" first.
+ * For tests: a small interLink API server whose pods really run (through the local executor,
+ * optionally held "in the queue" first), for the tests that need a running agent behind the
+ * interlink driver; interLink's real API server (interlink-api.test.ts) has no plugin here that
+ * runs anything. /status caches as interLink's does. Every request body is checked against
+ * interLink's OpenAPI document (problems are recorded, and answered with 400), the bearer token is
+ * checked, both the documented methods and the Virtual Kubelet's (GET with a body, DELETE) are
+ * accepted unless `strictMethods` asks for the documented ones only (interLink itself takes any).
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -50,6 +52,8 @@ interface Held {
 
 export class FakeInterlink {
   readonly token = randomBytes(16).toString('hex');
+  /** interLink's cache of the plugin's answers, by pod UID */
+  private readonly cache = new Map<string, InterlinkPodStatus>();
   readonly requests: { method: string; path: string; problems: string[] }[] = [];
   readonly executor: LocalDriver;
   /** How long a new pod waits "in the queue" before it runs, ms. */
@@ -207,21 +211,26 @@ export class FakeInterlink {
         return this.reply(res, 200, { PodUID: uid, PodJID: h.jid });
       }
       case '/status': {
+        // as interLink's StatusHandler: the plugin is asked again only about pods sent with
+        // phase Pending or Running, or not cached yet; the rest get the cached answer
         const pods = (body as V1Pod[] | null) ?? [];
-        return this.reply(
-          res,
-          200,
-          pods.flatMap(p =>
-            this.pods.has(p.metadata?.uid ?? '')
-              ? [this.statusOf(this.pods.get(p.metadata!.uid!)!)]
-              : []
-          )
-        );
+        const answer: InterlinkPodStatus[] = [];
+        for (const p of pods) {
+          const uid = p.metadata?.uid ?? '';
+          const h = this.pods.get(uid);
+          if (!h) continue;
+          const phase = p.status?.phase;
+          if (phase === 'Pending' || phase === 'Running' || !this.cache.has(uid))
+            this.cache.set(uid, this.statusOf(h));
+          answer.push(this.cache.get(uid)!);
+        }
+        return this.reply(res, 200, answer);
       }
       case '/delete': {
         const h = this.pods.get((body as V1Pod)?.metadata?.uid ?? '');
         if (!h) return this.reply(res, 404, 'no such pod');
         this.pods.delete(h.pod.metadata!.uid!);
+        this.cache.delete(h.pod.metadata!.uid!);
         if (h.started) await this.executor.delete(this.sessionOf(h.pod)!);
         return this.reply(res, 200);
       }

@@ -6,4 +6,6 @@
 export { FakeApiServer, type FakeKubelet } from './fake-apiserver.js';
 export { LocalKubelet } from './local-kubelet.js';
 export { leonardoOnFakeApi, terminatedAgent } from './kubernetes-site.js';
+export { FakeHtcondorPlugin, type CondorJob } from './fake-htcondor-plugin.js';
+export { InterlinkApi, KubernetesStack, freePort, stackBin } from './interlink-api.js';
 export { launch, testSite } from './fixtures.js';
