@@ -22,19 +22,32 @@ import {
 import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { webSocketDuplex } from '../tunnel/ws-duplex.js';
 import { closeAfterFlush, relay } from '../tunnel/sockets.js';
+import type { Endpoint } from './jupyter.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** The one local server the agent forwards to. Nothing else is reachable through the tunnel. */
-export interface ForwardTarget {
-  /** Loopback address the server listens on. */
-  host: string;
-  port: number;
+/**
+ * The one local server the agent forwards to, on loopback TCP or a Unix socket. Nothing else is
+ * reachable through the tunnel.
+ */
+export type ForwardTarget = Endpoint & {
   /** The server's base_url; requests outside it are refused. Starts and ends with "/". */
   basePath: string;
   /** Sent as `Authorization: token …` on every forwarded request. */
   token?: string;
+};
+
+/** How http.request reaches the target. */
+function dialOptions(target: ForwardTarget): http.RequestOptions {
+  return 'socketPath' in target
+    ? { socketPath: target.socketPath }
+    : { host: target.host, port: target.port };
+}
+
+/** The Host the server is told: a local name, which its Host check accepts. */
+function hostHeader(target: ForwardTarget): string {
+  return 'socketPath' in target ? 'localhost' : `${target.host}:${target.port}`;
 }
 
 export interface TunnelAgentOptions {
@@ -415,10 +428,10 @@ export class TunnelAgent extends EventEmitter<{
     headers: http2.IncomingHttpHeaders,
     keepWebSocket: boolean
   ): http.OutgoingHttpHeaders {
-    const { host, port, token } = this.options.target;
+    const { target } = this.options;
     const out = agentRequestHeaders(headers, { keepWebSocket });
-    out.host = `${host}:${port}`;
-    if (token) out.authorization = `token ${token}`;
+    out.host = hostHeader(target);
+    if (target.token) out.authorization = `token ${target.token}`;
     return out;
   }
 
@@ -428,12 +441,10 @@ export class TunnelAgent extends EventEmitter<{
     method: string,
     path: string
   ): void {
-    const { host, port } = this.options.target;
     let upstream: http.ClientRequest;
     try {
       upstream = http.request({
-        host,
-        port,
+        ...dialOptions(this.options.target),
         method,
         path,
         headers: this.upstreamHeaders(headers, false),
@@ -444,7 +455,7 @@ export class TunnelAgent extends EventEmitter<{
       return;
     }
     let complete = false;
-    upstream.on('socket', socket => socket.setNoDelay(true));
+    upstream.on('socket', socket => socket.setNoDelay?.(true));
     upstream.on('response', res => {
       try {
         stream.respond({
@@ -476,12 +487,10 @@ export class TunnelAgent extends EventEmitter<{
     headers: http2.IncomingHttpHeaders,
     path: string
   ): void {
-    const { host, port } = this.options.target;
     let upstream: http.ClientRequest;
     try {
       upstream = http.request({
-        host,
-        port,
+        ...dialOptions(this.options.target),
         method: 'GET',
         path,
         headers: {
@@ -495,7 +504,7 @@ export class TunnelAgent extends EventEmitter<{
       respondError(stream, 400, 'The WebSocket request could not be forwarded.');
       return;
     }
-    upstream.on('socket', socket => socket.setNoDelay(true));
+    upstream.on('socket', socket => socket.setNoDelay?.(true));
     upstream.on('upgrade', (res, socket, head) => {
       socket.on('error', () => {});
       try {
