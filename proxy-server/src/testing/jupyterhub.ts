@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
@@ -24,7 +24,8 @@ import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CHP = join(REPO, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy');
 /** The virtualenv holding JupyterHub (and, for single-user servers, JupyterLab with this wheel). */
-const VENV = process.env.INTERLINK_VENV ?? join(REPO, '.run', 'venv');
+const VENV =
+  process.env.INTERLINK_VENV ?? join(homedir(), '.cache', 'jupyterlab-interlink', 'venv-hub');
 const VENV_BIN = join(VENV, 'bin');
 
 export interface HubOptions {
@@ -67,7 +68,7 @@ export interface RunningHub {
 /** Why a hub cannot start here, or null: a missing install is a failure to report, not a skip. */
 function missingParts(): string | null {
   if (!existsSync(join(VENV_BIN, 'jupyterhub'))) {
-    return `JupyterHub is not installed in ${VENV} (the project's virtualenv; INTERLINK_VENV overrides it)`;
+    return `JupyterHub is not installed in ${VENV} : run scripts/hub-env.sh (INTERLINK_VENV names another)`;
   }
   if (!existsSync(CHP)) return `configurable-http-proxy is not installed (${CHP}): run npm ci`;
   return null;
