@@ -117,7 +117,7 @@ export async function startTunnels(id, basePath, jp, { websocket = false, cleanu
     cleanup.push(() => hub.stop());
     const s = session(id, basePath);
     await hub.addSecrets([[s.sessionId, s.secret]]);
-    const target = { host: jp.host, port: jp.port, token: jp.token };
+    const target = { ...jp.endpoint, token: jp.token };
     const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
     cleanup.push(() => agents.stop());
     await hub.waitUp([id]);

@@ -48,6 +48,8 @@ export interface JupyterOptions {
   env?: NodeJS.ProcessEnv;
   /** TCP_NODELAY on kernel WebSockets (default true; false gives a stock server, for comparison). */
   nodelay?: boolean;
+  /** Loopback TCP even on jupyter_server 2.x (for comparison with its Unix socket). */
+  tcp?: boolean;
 }
 
 /** Where the server listens: a Unix socket (jupyter_server 2.x) or loopback TCP (1.x). */
@@ -106,7 +108,7 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
   const major = await serverMajorVersion(options.command, options.env);
   const socketPath = path.join(configDir, 'jupyter.sock');
   const endpoint: Endpoint =
-    major >= 2 && socketPath.length <= MAX_SOCKET_PATH
+    major >= 2 && !options.tcp && socketPath.length <= MAX_SOCKET_PATH
       ? { socketPath }
       : { host: '127.0.0.1', port: await freePort('127.0.0.1') };
   const listen =
