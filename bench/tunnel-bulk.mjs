@@ -7,8 +7,9 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
-import { cpus, homedir, tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, median, startTunnels } from './tunnel-support/common.mjs';
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
@@ -81,8 +82,7 @@ try {
   const tunnels = await startTunnels(id, base, jp, { websocket: args.websocket, cleanup });
   if (args.socket) {
     const python = path.join(
-      process.env.INTERLINK_VENV ??
-        path.join(homedir(), '.cache', 'jupyterlab-interlink', 'venv-hub'),
+      process.env.INTERLINK_VENV ?? fileURLToPath(new URL('../.venv', import.meta.url)),
       'bin',
       'python'
     );

@@ -29,8 +29,8 @@ from typing import Any, Iterable
 
 from traitlets.config import LazyConfigValue
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROXY_CLI = REPO_ROOT / "proxy-server" / "dist" / "cli.js"
+# The proxy server, bundled into the wheel (node/cli.js).
+PROXY_CLI = Path(__file__).resolve().parent / "node" / "cli.js"
 DEFAULT_NAME = "interlink"
 
 
@@ -56,10 +56,7 @@ def service_definition(
         env["INTERLINK_SITES_JSON"] = json.dumps({"sites": list(sites)})
     if tunnel_url:
         env["INTERLINK_PUBLIC_TUNNEL_URL"] = tunnel_url
-    if PROXY_CLI.exists() or not shutil.which("interlink-proxy"):
-        command = [node or shutil.which("node") or "node", str(PROXY_CLI)]
-    else:  # installed from npm rather than run from a checkout
-        command = [shutil.which("interlink-proxy")]
+    command = [node or shutil.which("node") or "node", str(PROXY_CLI)]
     return {
         "name": name,
         "url": f"http://127.0.0.1:{port}",

@@ -5,8 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh
 npm ci --no-audit --no-fund
-INTERLINK_VENV="$(bash scripts/hub-env.sh)"
-export INTERLINK_VENV
 bash scripts/build.sh
 npx eslint .
 status=0

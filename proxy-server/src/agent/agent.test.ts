@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startHarness, request, sha256Hex, type Harness } from '../tunnel/harness.js';
 import { KernelClient } from '../testing/kernel-client.js';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
-const VENV =
-  process.env.INTERLINK_VENV ?? path.join(homedir(), '.cache', 'jupyterlab-interlink', 'venv-hub');
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const VENV = process.env.INTERLINK_VENV ?? path.join(REPO, '.venv');
 /** The servers a remote job may have, and where the agent is expected to reach each. */
 const SERVERS = [
   { name: 'jupyter_server 1.23 (Debian)', python: '/usr/bin/python3', on: /127\.0\.0\.1:\d+/ },
@@ -100,7 +100,7 @@ for (const server of SERVERS)
     const wsUrl = (rest: string): string => h.sessionUrl(sessionId, rest).replace('http:', 'ws:');
 
     before(async () => {
-      assert.ok(existsSync(server.python), `${server.python} is missing (scripts/hub-env.sh)`);
+      assert.ok(existsSync(server.python), `${server.python} is missing (scripts/python-env.sh)`);
       dir = mkdtempSync(path.join(tmpdir(), 'interlink-agent-test-'));
       const work = path.join(dir, 'work');
       mkdirSync(work);

@@ -16,7 +16,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
@@ -24,8 +24,7 @@ import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CHP = join(REPO, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy');
 /** The virtualenv holding JupyterHub (and, for single-user servers, JupyterLab with this wheel). */
-const VENV =
-  process.env.INTERLINK_VENV ?? join(homedir(), '.cache', 'jupyterlab-interlink', 'venv-hub');
+const VENV = process.env.INTERLINK_VENV ?? join(REPO, '.venv');
 const VENV_BIN = join(VENV, 'bin');
 
 export interface HubOptions {
@@ -68,7 +67,7 @@ export interface RunningHub {
 /** Why a hub cannot start here, or null: a missing install is a failure to report, not a skip. */
 function missingParts(): string | null {
   if (!existsSync(join(VENV_BIN, 'jupyterhub'))) {
-    return `JupyterHub is not installed in ${VENV} : run scripts/hub-env.sh (INTERLINK_VENV names another)`;
+    return `JupyterHub is not installed in ${VENV} : run scripts/python-env.sh (INTERLINK_VENV names another)`;
   }
   if (!existsSync(CHP)) return `configurable-http-proxy is not installed (${CHP}): run npm ci`;
   return null;
@@ -107,8 +106,7 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
     Object.entries(options.groups ?? {}).map(([name, members]) => [name, { users: members }])
   );
   // Values cross into Python as JSON strings parsed there: no quoting to get wrong.
-  const config = `import json, sys
-sys.path.insert(0, json.loads(${py(REPO)}))
+  const config = `import json
 from jupyterlab_interlink.hub import configure_interlink
 
 c.JupyterHub.ip = '127.0.0.1'
@@ -157,8 +155,7 @@ configure_interlink(
     // Its own process group: stop() can take down whatever the hub leaves behind.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    // The config imports configure_interlink from this checkout (sys.path above); single-user
-    // servers get only the virtualenv, as on a hub where the wheel is installed.
+    // The hub, its service and the single-user servers come from the virtualenv with the wheel.
     env: { ...process.env, PATH: [VENV_BIN, process.env.PATH].filter(Boolean).join(':') }
   });
   const collect = (chunk: Buffer) => {
