@@ -7,7 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
+import { setTimeout } from 'node:timers';
 import { parseArgs } from 'node:util';
+
+const { fetch } = globalThis;
 import { startHub } from '../proxy-server/dist/testing/jupyterhub.js';
 import { KernelClient, startKernel } from '../proxy-server/dist/testing/kernel-client.js';
 import { fmt, median, percentile } from './tunnel-support/common.mjs';

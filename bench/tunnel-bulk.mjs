@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { URL, fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, median, startTunnels } from './tunnel-support/common.mjs';
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
