@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '**/lib/**', 'jupyterlab_interlink/**', 'ui-tests/test-results/**', 'ui-tests/playwright-report/**', 'app/build/**']
+    ignores: ['**/node_modules/**', '.venv/**', '.run/**', '**/dist/**', '**/lib/**', 'jupyterlab_interlink/**', 'ui-tests/test-results/**', 'ui-tests/playwright-report/**', 'app/build/**']
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

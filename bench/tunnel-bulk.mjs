@@ -1,12 +1,15 @@
 // 256 MiB download from a real jupyter_server: straight, through proxy + tunnel + agent, and
 // through an OpenSSH `ssh -N -L` forward, all on loopback, measured with curl, alternating runs.
 // --websocket adds the tunnel over its WebSocket fallback (a second proxy + agent, same server).
-// Usage: node bench/tunnel-bulk.mjs [--runs 5] [--mib 256] [--websocket]
+// --socket adds two jupyter_server 2.x (PyPI, INTERLINK_VENV) serving the same file, one on its
+// Unix socket (how the agent runs 2.x) and one on loopback TCP, each behind its own tunnel.
+// Usage: node bench/tunnel-bulk.mjs [--runs 5] [--mib 256] [--websocket] [--socket]
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, openSync, rmSync, writeSync, closeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
+import { URL, fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, median, startTunnels } from './tunnel-support/common.mjs';
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
@@ -15,7 +18,8 @@ const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     mib: { type: 'string', default: '256' },
-    websocket: { type: 'boolean', default: false }
+    websocket: { type: 'boolean', default: false },
+    socket: { type: 'boolean', default: false }
   }
 });
 const runs = Number(args.runs);
@@ -76,17 +80,37 @@ try {
   const jp = await jupyter(dir, base);
   cleanup.push(() => jp.stop());
   const tunnels = await startTunnels(id, base, jp, { websocket: args.websocket, cleanup });
+  if (args.socket) {
+    const python = path.join(
+      process.env.INTERLINK_VENV ?? fileURLToPath(new URL('../.venv', import.meta.url)),
+      'bin',
+      'python'
+    );
+    for (const [name, tcp] of [
+      ['tunnel to 2.x on its Unix socket', false],
+      ['tunnel to 2.x on loopback TCP', true]
+    ]) {
+      const sid = tcp ? 'bulk-tcp' : 'bulk-unix';
+      const server = await jupyter(dir, `/interlink/sessions/${sid}/`, { python, tcp });
+      cleanup.push(() => server.stop());
+      if ('socketPath' in server.endpoint === tcp) throw new Error(`${name}: wrong endpoint`);
+      const { tunnel } = await startTunnels(sid, `/interlink/sessions/${sid}/`, server, {
+        cleanup
+      });
+      tunnels[name] = { ...tunnel, sid };
+    }
+  }
   for (const t of Object.values(tunnels)) t.cpu = { proxy: 0, agent: 0 };
-  const ssh = await sshForward(dir, jp.port);
+  const ssh = await sshForward(dir, jp.endpoint.port);
   cleanup.push(() => ssh.stop());
 
   const auth = { Authorization: `token ${jp.token}` };
   const paths = {
-    straight: { url: `http://127.0.0.1:${jp.port}${base}files/big.bin`, headers: auth },
+    straight: { url: `http://127.0.0.1:${jp.endpoint.port}${base}files/big.bin`, headers: auth },
     ...Object.fromEntries(
       Object.entries(tunnels).map(([name, t]) => [
         name,
-        { url: t.endpoint.url(id, 'files/big.bin'), headers: {} }
+        { url: t.endpoint.url(t.sid ?? id, 'files/big.bin'), headers: {} }
       ])
     ),
     'ssh -L': { url: `http://127.0.0.1:${ssh.port}${base}files/big.bin`, headers: auth }
@@ -133,6 +157,10 @@ try {
   }
   console.log(`tunnel / straight = ${fmt(med.tunnel / med.straight)}  (target ≥ 0.5)`);
   console.log(`tunnel / ssh -L   = ${fmt(med.tunnel / med['ssh -L'])}  (target ≥ 1.0)`);
+  if (args.socket) {
+    const ratio = med['tunnel to 2.x on its Unix socket'] / med['tunnel to 2.x on loopback TCP'];
+    console.log(`2.x: Unix socket / TCP = ${fmt(ratio)}`);
+  }
 } finally {
   for (const f of cleanup.reverse()) await f();
   rmSync(dir, { recursive: true, force: true });

@@ -79,12 +79,12 @@ try {
   );
 
   const auth = { Authorization: `token ${jp.token}` };
-  const kernel = await post(`http://127.0.0.1:${jp.port}${base}api/kernels`, auth, {
+  const kernel = await post(`http://127.0.0.1:${jp.endpoint.port}${base}api/kernels`, auth, {
     name: 'python3'
   });
   const channels = `api/kernels/${kernel.id}/channels`;
   const paths = {
-    straight: { url: `ws://127.0.0.1:${jp.port}${base}${channels}`, headers: auth },
+    straight: { url: `ws://127.0.0.1:${jp.endpoint.port}${base}${channels}`, headers: auth },
     ...Object.fromEntries(
       Object.entries(endpoints).map(([name, endpoint]) => [
         name,
@@ -105,7 +105,7 @@ try {
 
   const context = {};
   if (CONTEXT > 0) {
-    const ssh = await sshForward(dir, jp.port);
+    const ssh = await sshForward(dir, jp.endpoint.port);
     cleanup.push(() => ssh.stop());
     context[`ssh -L (${ssh.version.split(',')[0]}) to the NODELAY server`] = await run(
       `ws://127.0.0.1:${ssh.port}${base}${channels}`,
@@ -117,11 +117,11 @@ try {
     const stock = await jupyter(stockDir, base, { nodelay: false });
     cleanup.push(() => stock.stop());
     const stockAuth = { Authorization: `token ${stock.token}` };
-    const k2 = await post(`http://127.0.0.1:${stock.port}${base}api/kernels`, stockAuth, {
+    const k2 = await post(`http://127.0.0.1:${stock.endpoint.port}${base}api/kernels`, stockAuth, {
       name: 'python3'
     });
     context['straight to a stock server (Nagle on)'] = await run(
-      `ws://127.0.0.1:${stock.port}${base}api/kernels/${k2.id}/channels`,
+      `ws://127.0.0.1:${stock.endpoint.port}${base}api/kernels/${k2.id}/channels`,
       stockAuth,
       CONTEXT,
       10

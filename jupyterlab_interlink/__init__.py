@@ -1,14 +1,18 @@
 """jupyterlab-interlink: run JupyterLab kernels and batch jobs on remote HPC, HTC and cloud
 sites through interLink.
 
-The Python side ships the prebuilt front end and a standalone JupyterLab launcher
-(``python3 -m jupyterlab_interlink.launcher``).
+The wheel ships the prebuilt labextension (share/jupyter/labextensions), the Node service as
+built JavaScript (node/), and the jupyter_server extension that runs it (extension.py).
 """
 
-__version__ = "0.1.0"
+from ._version import __version__  # written by the build, from extension/package.json
+
+
+def _jupyter_labextension_paths():
+    return [{"src": "labextension", "dest": "@jupyterlab-interlink/extension"}]
 
 
 def _jupyter_server_extension_points():
-    from .launcher import InterlinkLabApp
+    from .extension import InterlinkExtension
 
-    return [{"module": "jupyterlab_interlink.launcher", "app": InterlinkLabApp}]
+    return [{"module": "jupyterlab_interlink", "app": InterlinkExtension}]

@@ -12,8 +12,9 @@ In ``jupyterhub_config.py``::
     }])
 
 This registers the proxy server as a hub-managed service (the hub starts it, gives it its OAuth
-client and API token, and routes ``/services/<name>/`` to it), lets users reach it, and makes the
-single-user server the JupyterLab with the extension, told where the service answers. The sites
+client and API token, and routes ``/services/<name>/`` to it) and lets every user reach it. The
+single-user servers stay the stock ``jupyterhub-singleuser``: with this package installed beside
+it, the extension finds the service by itself. The sites
 are checked when the service starts: a bad site stops it with a message naming the site and the
 field. Call it after setting ``c.JupyterHub.base_url``, if you set one.
 """
@@ -23,20 +24,20 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Any, Iterable
 
 from traitlets.config import LazyConfigValue
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PROXY_CLI = REPO_ROOT / "proxy-server" / "dist" / "cli.js"
+# The proxy server, bundled into the wheel (node/cli.js).
+PROXY_CLI = Path(__file__).resolve().parent / "node" / "cli.js"
+DEFAULT_NAME = "interlink"
 
 
 def service_definition(
     sites: Iterable[dict[str, Any]] | str,
     *,
-    name: str = "interlink",
+    name: str = DEFAULT_NAME,
     port: int = 10101,
     tunnel_url: str | None = None,
     node: str | None = None,
@@ -55,10 +56,7 @@ def service_definition(
         env["INTERLINK_SITES_JSON"] = json.dumps({"sites": list(sites)})
     if tunnel_url:
         env["INTERLINK_PUBLIC_TUNNEL_URL"] = tunnel_url
-    if PROXY_CLI.exists() or not shutil.which("interlink-proxy"):
-        command = [node or shutil.which("node") or "node", str(PROXY_CLI)]
-    else:  # installed from npm rather than run from a checkout
-        command = [shutil.which("interlink-proxy")]
+    command = [node or shutil.which("node") or "node", str(PROXY_CLI)]
     return {
         "name": name,
         "url": f"http://127.0.0.1:{port}",
@@ -81,7 +79,7 @@ def _configured(section: Any, key: str, initial: Any) -> Any:
 
 
 def configure_interlink(c: Any, sites: Iterable[dict[str, Any]] | str, **options: Any) -> None:
-    """Adds the service, the role scope that lets users reach it, and the single-user settings.
+    """Adds the service and the scope that lets every user reach it (JupyterHub >= 6).
 
     ``options`` go to :func:`service_definition` (``name``, ``port``, ``tunnel_url``, ``node``,
     ``environment``).
@@ -94,25 +92,16 @@ def configure_interlink(c: Any, sites: Iterable[dict[str, Any]] | str, **options
     services.append(service)
     c.JupyterHub.services = services
 
-    # JupyterHub 3's default user role lacks access to services: add this one to the user role,
-    # merging with a user role the admin declared.
-    access = f"access:services!service={name}"
-    roles = [dict(r) for r in _configured(c.JupyterHub, "load_roles", [])]
-    user_role = next((r for r in roles if r.get("name") == "user"), None)
-    if user_role is None:
-        roles.append({"name": "user", "scopes": ["self", access]})
-    elif access not in user_role.get("scopes", []):
-        user_role["scopes"] = [*user_role.get("scopes", []), access]
-    c.JupyterHub.load_roles = roles
+    # The default user role ('self') reaches no service; JupyterHub 6 adds scopes to it without
+    # redeclaring the role. The service itself calls the hub only with its users' tokens and its
+    # OAuth client secret, so it holds no role of its own.
+    extra = set(_configured(c.JupyterHub, "extra_user_scopes", set()))
+    c.JupyterHub.extra_user_scopes = extra | {f"access:services!service={name}"}
 
-    # The single-user JupyterLab with the extension, told where the service answers.
-    base_url = _configured(c.JupyterHub, "base_url", "/") or "/"
-    env = dict(_configured(c.Spawner, "environment", {}))
-    env.setdefault("INTERLINK_BASE_URL", f"{base_url.rstrip('/')}/services/{name}/")
-    if (REPO_ROOT / "setup.py").exists():  # running from a checkout, not an installed package
-        path = [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
-        env.setdefault("PYTHONPATH", os.pathsep.join(filter(None, path)))
-    c.Spawner.environment = env
-    if "cmd" not in c.Spawner:
-        # The hub's own Python has jupyterhub's single-user mixins and the Jupyter server.
-        c.Spawner.cmd = [sys.executable, "-m", "jupyterlab_interlink.singleuser"]
+    # The single-user server is the stock jupyterhub-singleuser with this package installed; its
+    # server extension looks for the service at <hub base>/services/interlink/ unless told here.
+    if name != DEFAULT_NAME:
+        base_url = _configured(c.JupyterHub, "base_url", "/") or "/"
+        env = dict(_configured(c.Spawner, "environment", {}))
+        env.setdefault("JUPYTERLAB_INTERLINK_URL", f"{base_url.rstrip('/')}/services/{name}/")
+        c.Spawner.environment = env

@@ -1,5 +1,5 @@
 // Tunnel agents in their own process, forwarding to an already running server. The driver sends
-// {type: 'start', tunnelUrl, target: {host, port, token}, sessions: [{sessionId, secret, basePath}],
+// {type: 'start', tunnelUrl, target: {host, port, token} or {socketPath, token}, sessions: [{sessionId, secret, basePath}],
 // transport?: 'websocket'}.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { TunnelAgent } from '../../proxy-server/dist/agent/tunnel-agent.js';

@@ -117,7 +117,7 @@ export async function startTunnels(id, basePath, jp, { websocket = false, cleanu
     cleanup.push(() => endpoint.stop());
     const s = session(id, basePath);
     await endpoint.addSecrets([[s.sessionId, s.secret]]);
-    const target = { host: jp.host, port: jp.port, token: jp.token };
+    const target = { ...jp.endpoint, token: jp.token };
     const agents = startAgents(endpoint.tunnelUrl, [s], target, { transport });
     cleanup.push(() => agents.stop());
     await endpoint.waitUp([id]);

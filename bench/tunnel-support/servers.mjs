@@ -8,7 +8,12 @@ import { userInfo } from 'node:os';
 import path from 'node:path';
 import { freePort, startJupyter } from '../../proxy-server/dist/agent/jupyter.js';
 
-export async function jupyter(dir, baseUrl, { nodelay = true } = {}) {
+/** Debian's jupyter_server 1.23 (loopback TCP) unless `python` names another interpreter. */
+export async function jupyter(
+  dir,
+  baseUrl,
+  { nodelay = true, python = '/usr/bin/python3', tcp } = {}
+) {
   const env = {
     ...process.env,
     JUPYTER_CONFIG_DIR: path.join(dir, 'jupyter-config'),
@@ -17,11 +22,12 @@ export async function jupyter(dir, baseUrl, { nodelay = true } = {}) {
     IPYTHONDIR: path.join(dir, 'ipython')
   };
   const server = await startJupyter({
-    command: ['/usr/bin/python3', '-m', 'jupyter_server'],
+    command: [python, '-m', 'jupyter_server'],
     baseUrl,
     notebookDir: dir,
     env,
-    nodelay
+    nodelay,
+    tcp
   });
   await server.waitReady(120_000);
   return server;

@@ -68,23 +68,21 @@ export class HubAuthenticator implements Authenticator {
     };
     const rawPrefix = need('JUPYTERHUB_SERVICE_PREFIX');
     const prefix = rawPrefix.endsWith('/') ? rawPrefix : `${rawPrefix}/`;
-    const name = process.env.JUPYTERHUB_SERVICE_NAME ?? prefix.split('/').filter(Boolean).pop();
-    let accessScopes = ['access:services', `access:services!service=${name}`];
-    const declared =
-      process.env.JUPYTERHUB_OAUTH_ACCESS_SCOPES ?? process.env.JUPYTERHUB_OAUTH_SCOPES;
-    if (declared) {
-      try {
-        const parsed: unknown = JSON.parse(declared);
-        if (Array.isArray(parsed) && parsed.length) accessScopes = parsed.map(String);
-      } catch {
-        throw new Error(`JUPYTERHUB_OAUTH_ACCESS_SCOPES is not a JSON list: ${declared}`);
-      }
+    // The hub names the scopes that open this service (access:services and its own filter).
+    const declared = need('JUPYTERHUB_OAUTH_ACCESS_SCOPES');
+    let accessScopes: string[];
+    try {
+      const parsed: unknown = JSON.parse(declared);
+      if (!Array.isArray(parsed) || !parsed.length) throw new Error('not a list');
+      accessScopes = parsed.map(String);
+    } catch {
+      throw new Error(`JUPYTERHUB_OAUTH_ACCESS_SCOPES must be a JSON list of scopes: ${declared}`);
     }
     return new HubAuthenticator({
       apiUrl: need('JUPYTERHUB_API_URL').replace(/\/+$/, ''),
       apiToken: need('JUPYTERHUB_API_TOKEN'),
       clientId: need('JUPYTERHUB_CLIENT_ID'),
-      callbackUrl: process.env.JUPYTERHUB_OAUTH_CALLBACK_URL ?? `${prefix}oauth_callback`,
+      callbackUrl: need('JUPYTERHUB_OAUTH_CALLBACK_URL'),
       prefix,
       hubBase: process.env.JUPYTERHUB_BASE_URL ?? '/',
       accessScopes,

@@ -1,8 +1,8 @@
-// The agent CLI as a remote job runs it, in front of Debian's real jupyter_server and ipykernel,
-// behind a TunnelEndpoint.
+// The agent CLI as a remote job runs it, in front of a real jupyter_server and ipykernel (Debian's
+// 1.23 on loopback TCP, PyPI's 2.x on a Unix socket), behind a TunnelEndpoint.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,13 +12,17 @@ import { startHarness, request, sha256Hex, type Harness } from '../testing/tunne
 import { KernelClient } from '../testing/kernel-client.js';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
-const PYTHON = '/usr/bin/python3';
-const haveJupyter =
-  existsSync(PYTHON) &&
-  spawnSync(PYTHON, ['-c', 'import jupyter_server, ipykernel'], {
-    stdio: 'ignore',
-    timeout: 20_000
-  }).status === 0;
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+const VENV = process.env.INTERLINK_VENV ?? path.join(REPO, '.venv');
+/** The servers a remote job may have, and where the agent is expected to reach each. */
+const SERVERS = [
+  { name: 'jupyter_server 1.23 (Debian)', python: '/usr/bin/python3', on: /127\.0\.0\.1:\d+/ },
+  {
+    name: 'jupyter_server 2.x (PyPI)',
+    python: path.join(VENV, 'bin', 'python'),
+    on: /a Unix socket \(jupyter_server 2\)/
+  }
+];
 
 interface AgentProcess {
   child: ChildProcess;
@@ -84,10 +88,8 @@ async function waitGone(pid: number, timeoutMs = 15_000): Promise<boolean> {
   return !alive(pid);
 }
 
-describe(
-  'agent with a real Jupyter server',
-  { skip: !haveJupyter && 'jupyter_server not installed', timeout: 180_000 },
-  () => {
+for (const server of SERVERS)
+  describe(`agent with ${server.name}`, { timeout: 180_000 }, () => {
     const sessionId = 'real-1';
     const secret = randomBytes(32).toString('base64url');
     const big = randomBytes(32 * 1024 * 1024 + 5);
@@ -98,6 +100,7 @@ describe(
     const wsUrl = (rest: string): string => h.sessionUrl(sessionId, rest).replace('http:', 'ws:');
 
     before(async () => {
+      assert.ok(existsSync(server.python), `${server.python} is missing (scripts/python-env.sh)`);
       dir = mkdtempSync(path.join(tmpdir(), 'interlink-agent-test-'));
       const work = path.join(dir, 'work');
       mkdirSync(work);
@@ -116,6 +119,7 @@ describe(
         INTERLINK_SECRET_FILE: path.join(dir, 'secret'),
         INTERLINK_BASE_URL: `/interlink/sessions/${sessionId}/`,
         INTERLINK_NOTEBOOK_DIR: work,
+        INTERLINK_JUPYTER_COMMAND: JSON.stringify([server.python, '-m', 'jupyter_server']),
         INTERLINK_RECONNECT_INITIAL_MS: '200',
         INTERLINK_RECONNECT_MAX_MS: '1000'
       });
@@ -133,7 +137,8 @@ describe(
 
     it('logs its progress for the job log', async () => {
       await agent.waitFor(/starting Jupyter server/);
-      await agent.waitFor(/Jupyter server ready on 127\.0\.0\.1:\d+/);
+      const ready = await agent.waitFor(/Jupyter server ready on /);
+      assert.match(ready, server.on);
       await agent.waitFor(/tunnel connected/);
     });
 
@@ -225,13 +230,16 @@ describe(
       assert.ok(await waitGone(serverPid), 'the Jupyter server is gone');
       assert.ok(await waitGone(kernelPid), 'the kernel is gone');
     });
-  }
-);
+  });
 
 // A stand-in server for the lifecycle cases: answers api/status, writes its pid, can die on cue.
 const FAKE_SERVER = `
 const http = require('http');
 const fs = require('fs');
+if (process.argv.includes('--version')) {
+  console.log('1.23.3');
+  process.exit(0);
+}
 const arg = (name) => process.argv.find((a) => a.startsWith('--ServerApp.' + name + '='))?.split('=')[1];
 const base = arg('base_url');
 fs.writeFileSync(process.env.PID_FILE, String(process.pid));

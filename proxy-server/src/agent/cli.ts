@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// interlink-agent: runs inside the remote job. Starts a Jupyter server on loopback, dials the proxy
-// server's tunnel endpoint and serves the remote Jupyter server back through it. Its stdout is
-// the job log the user reads, so it says what it is doing and never prints a secret or token.
+// interlink-agent: runs inside the remote job. Starts a Jupyter server (on a Unix socket for
+// jupyter_server 2.x, on loopback TCP for 1.x), dials the proxy server's tunnel endpoint and
+// serves the remote Jupyter server back through it. Its stdout is the job log the user reads, so
+// it says what it is doing and never prints a secret or token.
 import { readFileSync } from 'node:fs';
 import {
   AGENT_ENV,
@@ -165,13 +166,17 @@ async function main(): Promise<number> {
     finish(code === 0 ? 1 : code, `the Jupyter server exited (code ${code}); stopping`)
   );
   if (finishing) return finishing;
-  log(`Jupyter server ready on ${server.host}:${server.port}`);
+  const where =
+    'socketPath' in server.endpoint
+      ? 'a Unix socket'
+      : `${server.endpoint.host}:${server.endpoint.port}`;
+  log(`Jupyter server ready on ${where} (jupyter_server ${server.major || 'version unknown'})`);
 
   const agent = new TunnelAgent({
     url: config.tunnelUrl,
     sessionId: config.sessionId,
     secret: config.secret,
-    target: { host: server.host, port: server.port, basePath: config.baseUrl, token: server.token },
+    target: { ...server.endpoint, basePath: config.baseUrl, token: server.token },
     log,
     initialDelayMs: Number(process.env[AGENT_ENV.reconnectInitialMs]) || undefined,
     maxDelayMs: Number(process.env[AGENT_ENV.reconnectMaxMs]) || undefined,

@@ -6,18 +6,31 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { closeAfterFlush, relay } from '../tunnel/sockets.js';
+import type { Endpoint } from './jupyter.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
-/** The one local server the agent forwards to. Nothing else is reachable through the tunnel. */
-export interface ForwardTarget {
-  /** Loopback address the server listens on. */
-  host: string;
-  port: number;
+/**
+ * The one local server the agent forwards to, on loopback TCP or a Unix socket. Nothing else is
+ * reachable through the tunnel.
+ */
+export type ForwardTarget = Endpoint & {
   /** The server's base_url; requests outside it are refused. Starts and ends with "/". */
   basePath: string;
   /** Sent as `Authorization: token …` on every forwarded request. */
   token?: string;
+};
+
+/** How http.request reaches the target. */
+function dialOptions(target: ForwardTarget): http.RequestOptions {
+  return 'socketPath' in target
+    ? { socketPath: target.socketPath }
+    : { host: target.host, port: target.port };
+}
+
+/** The Host the server is told: a local name, which its Host check accepts. */
+function hostHeader(target: ForwardTarget): string {
+  return 'socketPath' in target ? 'localhost' : `${target.host}:${target.port}`;
 }
 
 export class LocalForwarder {
@@ -67,9 +80,9 @@ export class LocalForwarder {
     headers: http2.IncomingHttpHeaders,
     keepWebSocket: boolean
   ): http.OutgoingHttpHeaders {
-    const { host, port, token } = this.target;
+    const { token } = this.target;
     const out = agentRequestHeaders(headers, { keepWebSocket });
-    out.host = `${host}:${port}`;
+    out.host = hostHeader(this.target);
     if (token) out.authorization = `token ${token}`;
     return out;
   }
@@ -80,10 +93,9 @@ export class LocalForwarder {
     what: string,
     init: Pick<http.RequestOptions, 'method' | 'path' | 'headers' | 'agent'>
   ): http.ClientRequest | undefined {
-    const { host, port } = this.target;
     let upstream: http.ClientRequest;
     try {
-      upstream = http.request({ host, port, ...init });
+      upstream = http.request({ ...dialOptions(this.target), ...init });
     } catch {
       respondError(stream, 400, `The ${what} could not be forwarded.`);
       return undefined;

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -48,11 +48,17 @@ export interface JupyterOptions {
   env?: NodeJS.ProcessEnv;
   /** TCP_NODELAY on kernel WebSockets (default true; false gives a stock server, for comparison). */
   nodelay?: boolean;
+  /** Loopback TCP even on jupyter_server 2.x (for comparison with its Unix socket). */
+  tcp?: boolean;
 }
 
+/** Where the server listens: a Unix socket (jupyter_server 2.x) or loopback TCP (1.x). */
+export type Endpoint = { socketPath: string } | { host: string; port: number };
+
 export interface JupyterServer {
-  host: string;
-  port: number;
+  endpoint: Endpoint;
+  /** The server's major version, from `--version`. */
+  major: number;
   token: string;
   baseUrl: string;
   child: ChildProcess;
@@ -76,22 +82,50 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** The server's major version (`<command> --version`), or 0 when it does not say. */
+export function serverMajorVersion(command: string[], env?: NodeJS.ProcessEnv): Promise<number> {
+  const [cmd, ...args] = command;
+  return new Promise(resolve => {
+    execFile(cmd, [...args, '--version'], { env, timeout: 60_000 }, (err, stdout) => {
+      const match = /^(\d+)\.\d+/m.exec(String(stdout));
+      resolve(err || !match ? 0 : Number(match[1]));
+    });
+  });
+}
+
+// sun_path holds 108 bytes on Linux; a longer TMPDIR falls back to TCP.
+const MAX_SOCKET_PATH = 100;
+
 export async function startJupyter(options: JupyterOptions): Promise<JupyterServer> {
-  const host = '127.0.0.1';
-  const port = await freePort(host);
   const token = randomBytes(24).toString('hex');
+  // Private to this user (mkdtemp makes it 0700): it holds the config and the server's socket.
   const configDir = mkdtempSync(path.join(tmpdir(), 'interlink-agent-'));
   const configFile = path.join(configDir, 'interlink_nodelay_config.py');
   writeFileSync(configFile, NODELAY_CONFIG, { mode: 0o600 });
+
+  // jupyter_server 2.x serves on a Unix socket: no port to race for, and no other user of the
+  // node can connect. 1.x keeps loopback TCP.
+  const major = await serverMajorVersion(options.command, options.env);
+  const socketPath = path.join(configDir, 'jupyter.sock');
+  const endpoint: Endpoint =
+    major >= 2 && !options.tcp && socketPath.length <= MAX_SOCKET_PATH
+      ? { socketPath }
+      : { host: '127.0.0.1', port: await freePort('127.0.0.1') };
+  const listen =
+    'socketPath' in endpoint
+      ? [`--ServerApp.sock=${endpoint.socketPath}`, '--ServerApp.sock_mode=0600']
+      : [
+          `--ServerApp.ip=${endpoint.host}`,
+          `--ServerApp.port=${endpoint.port}`,
+          '--ServerApp.port_retries=0'
+        ];
 
   const [cmd, ...args] = options.command;
   const child = spawn(
     cmd,
     [
       ...args,
-      `--ServerApp.ip=${host}`,
-      `--ServerApp.port=${port}`,
-      '--ServerApp.port_retries=0',
+      ...listen,
       `--ServerApp.base_url=${options.baseUrl}`,
       `--ServerApp.root_dir=${options.notebookDir}`,
       ...(options.nodelay === false ? [] : [`--config=${configFile}`]),
@@ -136,8 +170,7 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
     new Promise(resolve => {
       const req = http.get(
         {
-          host,
-          port,
+          ...endpoint,
           path: statusPath,
           headers: { Authorization: `token ${token}` },
           timeout: 2_000
@@ -179,5 +212,5 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
     return code;
   };
 
-  return { host, port, token, baseUrl: options.baseUrl, child, exited, waitReady, stop };
+  return { endpoint, major, token, baseUrl: options.baseUrl, child, exited, waitReady, stop };
 }

@@ -1,10 +1,10 @@
 /**
- * A real JupyterHub (Debian's jupyterhub 3.0) for tests, on 127.0.0.1 with free ports: the dummy
- * authenticator (one password for everyone), the simple local spawner running
- * jupyterlab_interlink.singleuser, configurable-http-proxy from npm, and this proxy server as the
- * hub-managed service declared by `configure_interlink` (jupyterlab_interlink/hub.py), exactly
- * as an administrator's jupyterhub_config.py would. An `operator` service holds an admin token
- * for creating users' API tokens.
+ * A real JupyterHub 6 (from PyPI, in the project's virtualenv) for tests, on 127.0.0.1 with free
+ * ports: the dummy authenticator (one password for everyone), the simple local spawner running the
+ * stock `jupyterhub-singleuser` of that virtualenv, configurable-http-proxy from npm, and this
+ * proxy server as the hub-managed service declared by `configure_interlink`
+ * (jupyterlab_interlink/hub.py), exactly as an administrator's jupyterhub_config.py would. An
+ * `operator` service holds an admin token for creating users' API tokens.
  *
  * Also a command for the Playwright tests:
  *   node proxy-server/dist/testing/jupyterhub.js
@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -23,7 +23,9 @@ import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const CHP = join(REPO, 'node_modules', 'configurable-http-proxy', 'bin', 'configurable-http-proxy');
-const PYTHON = process.env.INTERLINK_PYTHON ?? '/usr/bin/python3';
+/** The virtualenv holding JupyterHub (and, for single-user servers, JupyterLab with this wheel). */
+const VENV = process.env.INTERLINK_VENV ?? join(REPO, '.venv');
+const VENV_BIN = join(VENV, 'bin');
 
 export interface HubOptions {
   /** Sites handed to configure_interlink (default: the embedded local site). */
@@ -32,8 +34,11 @@ export interface HubOptions {
   users?: string[];
   /** Hub groups, name → members. */
   groups?: Record<string, string[]>;
-  /** Wait for the service to answer at {base}/healthz (default true). */
-  waitForService?: boolean;
+  /**
+   * What startHub waits for: the hub and the service answering (default), or nothing, for a
+   * configuration the hub must refuse (see `exited`).
+   */
+  wait?: 'service' | 'none';
   /** Bound on each start-up wait. */
   timeoutMs?: number;
   /** Called with everything the hub, its proxy and the service write. */
@@ -50,6 +55,8 @@ export interface RunningHub {
   adminToken: string;
   dir: string;
   hub: ChildProcess;
+  /** The hub's exit code once it exits (null if a signal ended it). */
+  exited: Promise<number | null>;
   /** Everything the hub, its proxy and the service wrote so far. */
   output(): string;
   /** A new API token of `user`: the user's own permissions, or only `scopes`. */
@@ -57,8 +64,13 @@ export interface RunningHub {
   stop(): Promise<void>;
 }
 
-export function hubAvailable(): boolean {
-  return existsSync('/usr/lib/python3/dist-packages/jupyterhub') && existsSync(CHP);
+/** Why a hub cannot start here, or null: a missing install is a failure to report, not a skip. */
+function missingParts(): string | null {
+  if (!existsSync(join(VENV_BIN, 'jupyterhub'))) {
+    return `JupyterHub is not installed in ${VENV} : run scripts/python-env.sh (INTERLINK_VENV names another)`;
+  }
+  if (!existsSync(CHP)) return `configurable-http-proxy is not installed (${CHP}): run npm ci`;
+  return null;
 }
 
 export function freePort(): Promise<number> {
@@ -75,6 +87,8 @@ export function freePort(): Promise<number> {
 const py = (value: unknown) => JSON.stringify(JSON.stringify(value));
 
 export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
+  const missing = missingParts();
+  if (missing) throw new Error(missing);
   const timeoutMs = options.timeoutMs ?? 60_000;
   const dir = await mkdtemp(join(tmpdir(), 'interlink-hub-'));
   await mkdir(join(dir, 'home'));
@@ -88,13 +102,11 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const adminToken = randomBytes(24).toString('hex');
   const users = options.users ?? ['alice', 'bob'];
   const sites = options.sites ?? [defaultLocalSite()];
-  // A front end built elsewhere (APP_OUTPUT_DIR) reaches the single-user servers.
-  const passOn = Object.fromEntries(
-    ['JUPYTERLAB_INTERLINK_STATIC_DIR'].filter(k => process.env[k]).map(k => [k, process.env[k]])
+  const groups = Object.fromEntries(
+    Object.entries(options.groups ?? {}).map(([name, members]) => [name, { users: members }])
   );
   // Values cross into Python as JSON strings parsed there: no quoting to get wrong.
-  const config = `import json, sys
-sys.path.insert(0, json.loads(${py(REPO)}))
+  const config = `import json
 from jupyterlab_interlink.hub import configure_interlink
 
 c.JupyterHub.ip = '127.0.0.1'
@@ -112,9 +124,11 @@ c.DummyAuthenticator.password = json.loads(${py(password)})
 c.Authenticator.allowed_users = set(json.loads(${py(users)}))
 c.JupyterHub.spawner_class = 'simple'
 c.SimpleLocalProcessSpawner.home_dir_template = json.loads(${py(join(dir, 'home', '{username}'))})
+# The stock single-user server, found on PATH like in an activated virtualenv; root here.
+c.Spawner.args = ['--allow-root']
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
-c.JupyterHub.load_groups = json.loads(${py(options.groups ?? {})})
+c.JupyterHub.load_groups = json.loads(${py(groups)})
 c.JupyterHub.services = [{'name': 'operator', 'api_token': json.loads(${py(adminToken)})}]
 c.JupyterHub.load_roles = [{
     'name': 'operator',
@@ -132,19 +146,17 @@ configure_interlink(
         'INTERLINK_STATE_DIR': json.loads(${py(join(dir, 'state'))}),
     },
 )
-# Every run starts from JupyterLab's default settings and an empty workspace.
-c.Spawner.environment['JUPYTERLAB_INTERLINK_EPHEMERAL'] = '1'
-c.Spawner.environment.update(json.loads(${py(passOn)}))
 `;
   await writeFile(join(dir, 'jupyterhub_config.py'), config);
 
   let output = '';
-  const hub = spawn(PYTHON, ['-m', 'jupyterhub', '-f', join(dir, 'jupyterhub_config.py')], {
+  const hub = spawn(join(VENV_BIN, 'jupyterhub'), ['-f', join(dir, 'jupyterhub_config.py')], {
     cwd: dir,
     // Its own process group: stop() can take down whatever the hub leaves behind.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PYTHONPATH: [REPO, process.env.PYTHONPATH].filter(Boolean).join(':') }
+    // The hub, its service and the single-user servers come from the virtualenv with the wheel.
+    env: { ...process.env, PATH: [VENV_BIN, process.env.PATH].filter(Boolean).join(':') }
   });
   const collect = (chunk: Buffer) => {
     output += chunk.toString();
@@ -153,7 +165,7 @@ c.Spawner.environment.update(json.loads(${py(passOn)}))
   };
   hub.stdout?.on('data', collect);
   hub.stderr?.on('data', collect);
-  const exited = new Promise<void>(r => hub.once('exit', () => r()));
+  const exited = new Promise<number | null>(r => hub.once('exit', code => r(code)));
 
   const url = `http://127.0.0.1:${port}`;
   const running: RunningHub = {
@@ -163,6 +175,7 @@ c.Spawner.environment.update(json.loads(${py(passOn)}))
     adminToken,
     dir,
     hub,
+    exited,
     output: () => output,
     async userToken(user, scopes) {
       const res = await fetch(`${url}/hub/api/users/${user}/tokens`, {
@@ -186,10 +199,21 @@ c.Spawner.environment.update(json.loads(${py(passOn)}))
       } catch {
         // group already gone
       }
+      // The hub starts its proxy in a session of its own and leaves it running when it exits
+      // on a failed start.
+      const proxyPid = Number(await readFile(join(dir, 'proxy.pid'), 'utf8').catch(() => ''));
+      if (proxyPid > 0) {
+        try {
+          process.kill(proxyPid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
       await rm(dir, { recursive: true, force: true }).catch(() => undefined);
     }
   };
 
+  if (options.wait === 'none') return running;
   try {
     await waitFor(
       `${url}/hub/health`,
@@ -197,14 +221,12 @@ c.Spawner.environment.update(json.loads(${py(passOn)}))
       timeoutMs,
       () => output
     );
-    if (options.waitForService !== false) {
-      await waitFor(
-        `${url}/services/interlink/healthz`,
-        () => hub.exitCode === null,
-        timeoutMs,
-        () => output
-      );
-    }
+    await waitFor(
+      `${url}/services/interlink/healthz`,
+      () => hub.exitCode === null,
+      timeoutMs,
+      () => output
+    );
   } catch (err) {
     await running.stop();
     throw err;

@@ -1,0 +1,229 @@
+"""`{base_url}interlink/…` on JupyterLab's own origin, forwarded to the Node service.
+
+jupyter_server authenticates the caller first (its token, cookie or whatever identity provider it
+runs), then the request goes on with the service's private secret in place of the user's
+credentials, so users need no second token. WebSocket upgrades (remote kernels, terminals) are
+handed over as raw bytes once authenticated: no per-message work in Python, which keeps the
+kernel round trip close to going straight (bench/tunnel-kernel.mjs measures it). HTTP answers,
+the event stream and followed logs are streamed chunk by chunk.
+
+`{base}/tunnel` is the agents' door: agents prove themselves to the Node service with their
+session's secret, not with a Jupyter identity, so it is passed on untouched.
+"""
+
+import asyncio
+import json
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from jupyter_server.base.handlers import APIHandler
+from tornado import httpclient, web
+from tornado.httputil import HTTPHeaders
+from tornado.iostream import StreamClosedError
+from tornado.tcpclient import TCPClient
+
+# Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus what the
+# service must not see from the browser: Jupyter's own credentials.
+HOP_BY_HOP = {
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+    "transfer-encoding", "upgrade", "content-length",
+}
+CREDENTIALS = {"authorization", "cookie"}
+_client = None
+
+
+def _http_client():
+    # One client for the service: event streams and followed logs each hold a connection.
+    global _client
+    if _client is None:
+        _client = httpclient.AsyncHTTPClient(force_instance=True, max_clients=256)
+    return _client
+
+
+def _without_token(uri):
+    """The URI without Jupyter's `?token=`: it is not the service's business."""
+    parts = urlsplit(uri)
+    if "token" not in parts.query:
+        return uri
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "token"])
+    return urlunsplit(("", "", parts.path, query, ""))
+
+
+class ServiceUnavailable(APIHandler):
+    """Every `{base}/…` route when the Node service cannot run: the reason, for the panel."""
+
+    def initialize(self, message):
+        self.message = message
+
+    @web.authenticated
+    def get(self, *args):
+        self.set_status(503)
+        self.finish(json.dumps({"error": "service_unavailable", "message": self.message}))
+
+    post = put = delete = patch = get
+
+
+class ServiceProxy(APIHandler):
+    """Authenticated HTTP and WebSocket forwarding to the Node service."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+    def initialize(self, service, authenticate=True):
+        self.service = service
+        self.authenticate = authenticate
+
+    def check_xsrf_cookie(self):
+        # The tunnel's callers are agents with their own secret; everything else is Jupyter's
+        # usual check (token-authenticated requests pass it).
+        if self.authenticate:
+            return super().check_xsrf_cookie()
+
+    async def _authenticated(self):
+        if self.authenticate and self.current_user is None:
+            self.set_status(403)
+            self.finish(json.dumps({"error": "forbidden", "message": "Sign in to JupyterLab first."}))
+            return False
+        if not self.service.ready.is_set():
+            # Requests of a page opened while the service starts wait for it (a second or two).
+            try:
+                await asyncio.wait_for(self.service.ready.wait(), 60)
+            except asyncio.TimeoutError:
+                pass
+        if self.service.failure or not self.service.ready.is_set():
+            self.set_status(503)
+            self.finish(json.dumps({"error": "service_unavailable",
+                                    "message": self.service.failure or "The interLink Node service is starting."}))
+            return False
+        return True
+
+    def _service_headers(self):
+        headers = HTTPHeaders()
+        for name, value in self.request.headers.get_all():
+            lower = name.lower()
+            if self.authenticate and lower in CREDENTIALS:
+                continue
+            headers.add(name, value)
+        if self.authenticate:
+            headers["Authorization"] = f"token {self.service.secret}"
+        return headers
+
+    def _service_uri(self):
+        return _without_token(self.request.uri) if self.authenticate else self.request.uri
+
+    async def get(self, *args):
+        if not await self._authenticated():
+            return
+        if self.request.headers.get("Upgrade", "").lower() == "websocket":
+            await self._pipe_upgrade()
+        else:
+            await self._forward()
+
+    async def _generic(self, *args):
+        if await self._authenticated():
+            await self._forward()
+
+    post = put = patch = delete = head = options = _generic
+
+    async def _forward(self):
+        headers = self._service_headers()
+        for name in HOP_BY_HOP:
+            if name != "content-length":
+                headers.pop(name, None)
+        started = False
+
+        def on_header(line):
+            nonlocal started
+            line = line.rstrip("\r\n")
+            if line.startswith("HTTP/"):
+                parts = line.split(" ", 2)
+                self._upstream_status = (int(parts[1]), parts[2] if len(parts) > 2 else None)
+                self._upstream_headers = HTTPHeaders()
+            elif line:
+                self._upstream_headers.parse_line(line)
+            elif self._upstream_status[0] >= 200:
+                started = True
+                self.set_status(*self._upstream_status)
+                self.clear_header("Content-Type")
+                for name, value in self._upstream_headers.get_all():
+                    if name.lower() not in HOP_BY_HOP:
+                        self.add_header(name, value)
+
+        def on_chunk(chunk):
+            self.write(chunk)
+            self.flush()  # an event or a log line goes out as it comes
+
+        body = self.request.body if self.request.method not in ("GET", "HEAD") else None
+        request = httpclient.HTTPRequest(
+            self.service.url + self._service_uri(),
+            method=self.request.method,
+            headers=headers,
+            body=body if body or self.request.method in ("POST", "PUT", "PATCH") else None,
+            follow_redirects=False,
+            decompress_response=False,
+            allow_nonstandard_methods=True,
+            connect_timeout=10,
+            request_timeout=0,  # event streams and followed logs stay open
+            header_callback=on_header,
+            streaming_callback=on_chunk,
+        )
+        response = await _http_client().fetch(request, raise_error=False)
+        if not started:
+            if response.code == 599:
+                self.set_status(503)
+                self.finish(json.dumps({
+                    "error": "service_unavailable",
+                    "message": "The interLink Node service is not running (it may be restarting: "
+                               "see the JupyterLab log).",
+                }))
+                return
+            self.set_status(response.code)
+        if not self._finished:
+            self.finish()
+
+    async def _pipe_upgrade(self):
+        try:
+            upstream = await TCPClient().connect(self.service.host, self.service.port)
+        except OSError:
+            self.set_status(503)
+            self.finish(json.dumps({"error": "service_unavailable",
+                                    "message": "The interLink Node service is not running."}))
+            return
+        headers = self._service_headers()
+        head = [f"GET {self._service_uri()} HTTP/1.1"]
+        head += [f"{name}: {value}" for name, value in headers.get_all()]
+        client = self.detach()
+        for stream in (client, upstream):
+            stream.set_nodelay(True)
+        try:
+            await upstream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        except StreamClosedError:
+            client.close()
+            return
+        await _splice(client, upstream)
+
+
+async def _pump(source, sink):
+    try:
+        while True:
+            chunk = await source.read_bytes(1 << 16, partial=True)
+            await sink.write(chunk)
+    except StreamClosedError:
+        pass
+    finally:
+        sink.close()
+
+
+async def _splice(a, b):
+    await asyncio.gather(_pump(a, b), _pump(b, a))
+
+
+def handlers(base_url, service=None, unavailable=None):
+    """The routes under `{base_url}interlink/`: forwarded, or a 503 saying why they cannot be."""
+    from jupyter_server.utils import url_path_join
+
+    prefix = url_path_join(base_url, "interlink")
+    if service is None:
+        return [(prefix + r"(/.*)?", ServiceUnavailable, {"message": unavailable})]
+    return [
+        (prefix + r"(/tunnel(?:/.*)?)", ServiceProxy, {"service": service, "authenticate": False}),
+        (prefix + r"(/.*)?", ServiceProxy, {"service": service}),
+    ]
