@@ -142,12 +142,15 @@ class ServiceProxy(APIHandler):
             elif self._upstream_status[0] >= 200:
                 started = True
                 self.set_status(*self._upstream_status)
-                self.clear_header("Content-Type")
+                # The service's headers alone (this handler's defaults would double them).
+                self._headers = HTTPHeaders()
                 for name, value in self._upstream_headers.get_all():
                     if name.lower() not in HOP_BY_HOP:
                         self.add_header(name, value)
 
         def on_chunk(chunk):
+            if self.request.connection.stream.closed():
+                return  # the browser left (a closed tab, an aborted log follow)
             self.write(chunk)
             self.flush()  # an event or a log line goes out as it comes
 
@@ -165,7 +168,15 @@ class ServiceProxy(APIHandler):
             header_callback=on_header,
             streaming_callback=on_chunk,
         )
-        response = await _http_client().fetch(request, raise_error=False)
+        try:
+            response = await _http_client().fetch(request, raise_error=False)
+        except (httpclient.HTTPClientError, StreamClosedError, OSError):
+            # The service closed a stream mid-answer (it restarted, or the session ended).
+            if not self._finished and started:
+                self.finish()
+            return
+        if self._finished or self.request.connection.stream.closed():
+            return
         if not started:
             if response.code == 599:
                 self.set_status(503)

@@ -5,9 +5,9 @@
 # (certificates for the https tests of interLink) and etcd (kube-apiserver's store).
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
-want=(python3-jupyter-server python3-jupyterlab-server python3-ipykernel chromium
+want=(python3-venv python3-jupyter-server python3-jupyterlab-server python3-ipykernel chromium
       jupyterhub slurm-wlm munge openssh-client openssh-server bubblewrap curl openssl etcd-server)
-if [ "${1:-}" = "--demo" ]; then want=(python3-jupyter-server python3-jupyterlab-server python3-ipykernel slurm-wlm munge bubblewrap); fi
+if [ "${1:-}" = "--demo" ]; then want=(python3-venv python3-jupyter-server python3-jupyterlab-server python3-ipykernel slurm-wlm munge bubblewrap); fi
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,25 +1,13 @@
 /**
- * `test` with a `lab` fixture: a page with JupyterLab loaded and restored, logged in by token.
- * The browser console of each test is attached to its results (console.txt).
+ * `test` with a `lab` fixture: Galata's JupyterLab page (loaded and restored by Galata), with the
+ * browser console of each test attached to its results (console.txt).
  */
 import { writeFile } from 'node:fs/promises';
-import { test as base, expect, type Page } from '@playwright/test';
-import { token } from './frontdoor';
+import { expect, test as galata, type IJupyterLabPageFixture } from '@jupyterlab/galata';
 
 export { expect };
 
-async function openLab(page: Page): Promise<Page> {
-  await page.goto(`/lab?token=${encodeURIComponent(token)}`);
-  // JupyterLab's <body> counts as hidden for Playwright: wait for attachment, not visibility.
-  await page.locator('#jp-main-dock-panel').waitFor({ state: 'attached' });
-  await page.waitForFunction(() => {
-    const app = (window as unknown as { jupyterapp?: { restored: Promise<void> } }).jupyterapp;
-    return app ? app.restored.then(() => true) : false;
-  });
-  return page;
-}
-
-export const test = base.extend<{ lab: Page }>({
+export const test = galata.extend<{ lab: IJupyterLabPageFixture }>({
   lab: async ({ page }, use, testInfo) => {
     const lines: string[] = [];
     page.on('console', msg => lines.push(`[${msg.type()}] ${msg.text()}`));
@@ -28,7 +16,7 @@ export const test = base.extend<{ lab: Page }>({
       if (res.status() >= 400)
         lines.push(`[http ${res.status()}] ${res.request().method()} ${res.url()}`);
     });
-    await use(await openLab(page));
+    await use(page);
     const file = testInfo.outputPath('console.txt');
     await writeFile(file, lines.join('\n') + '\n');
     await testInfo.attach('console.txt', { path: file, contentType: 'text/plain' });

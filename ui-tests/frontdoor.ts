@@ -1,12 +1,11 @@
 /**
- * The one place that decides which server the tests talk to.
+ * The one place that decides which server the tests talk to: the real `jupyter lab` (JupyterLab
+ * from PyPI) of the virtualenv scripts/test.sh made with the wheel installed
+ * (UI_TESTS_VENV, default ../.venv), configured by jupyter_server_test_config.py (Galata's
+ * settings) — the interLink service runs behind it as it does for users.
  *
- *   UI_TESTS_FRONT_DOOR=launcher           the JupyterLab launcher alone
- *   UI_TESTS_FRONT_DOOR=proxy (default)     the proxy server's standalone CLI, which starts
- *                                           the launcher behind it (build proxy-server first)
- *
- * Port, token and notebook folder are chosen once, in the runner process, and handed to the
- * worker processes through the environment (workers evaluate the config again).
+ * Port and notebook folder are chosen once, in the runner process, and handed to the worker
+ * processes through the environment (workers evaluate the config again).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -26,67 +25,37 @@ function freePort(): string {
 }
 
 const env = process.env;
-env.UI_TESTS_FRONT_DOOR ??= 'proxy';
 env.UI_TESTS_PORT ??= freePort();
-env.UI_TESTS_TOKEN ??= `ui-tests-${Math.random().toString(36).slice(2)}`;
 // Notebooks the tests create land in a scratch folder, never in the repository.
 env.UI_TESTS_NOTEBOOK_DIR ??= mkdtempSync(join(tmpdir(), 'ui-tests-notebooks-'));
+env.UI_TESTS_VENV ??= join(repoRoot, '.venv');
 
-export const frontDoor = env.UI_TESTS_FRONT_DOOR;
+/** Where remote sessions run: the standalone front door (`jupyter lab` + the wheel). */
+export const frontDoor = 'proxy';
 export const port = Number(env.UI_TESTS_PORT);
-export const token = env.UI_TESTS_TOKEN;
+/** Galata's server runs without a token (jupyter_server_test_config.py); headers carry none. */
+export const token = '';
 export const notebookDir = env.UI_TESTS_NOTEBOOK_DIR;
-/** Origin of the front door; JupyterLab is at `${baseURL}/lab` in both set-ups. */
 export const baseURL = `http://127.0.0.1:${port}`;
 
-const python = env.INTERLINK_PYTHON ?? '/usr/bin/python3';
-
 /**
- * With Slurm installed (`scripts/install-system-deps.sh`), the proxy server also offers
+ * With Slurm installed (`scripts/install-system-deps.sh`), the service also offers
  * "Leonardo (local Slurm)": a single-node Slurm started before it. UI_TESTS_SLURM=0 leaves it out.
  */
 env.UI_TESTS_SLURM ??=
   spawnSync('sh', ['-c', 'command -v slurmctld && command -v munged']).status === 0 ? '1' : '0';
-export const slurm = frontDoor === 'proxy' && env.UI_TESTS_SLURM === '1';
-
-const commands: Record<string, { command: string; ready: string }> = {
-  launcher: {
-    command: [
-      python,
-      '-m jupyterlab_interlink.launcher',
-      '--ip=127.0.0.1',
-      `--port=${port}`,
-      `--ServerApp.token=${token}`,
-      `--ServerApp.root_dir=${notebookDir}`,
-      '--ephemeral'
-    ].join(' '),
-    ready: `${baseURL}/api`
-  },
-  proxy: {
-    command: [
-      ...(slurm ? ['bash scripts/slurm-local.sh start >&2 &&'] : []),
-      process.execPath,
-      'proxy-server/dist/cli.js',
-      `--port ${port}`,
-      `--token ${token}`,
-      `--notebook-dir ${notebookDir}`,
-      ...(slurm ? ['--sites ui-tests/sites-slurm.yaml'] : [])
-    ].join(' '),
-    ready: `${baseURL}/interlink/healthz`
-  }
-};
-
-if (!(frontDoor in commands)) {
-  throw new Error(`UI_TESTS_FRONT_DOOR must be one of ${Object.keys(commands).join(', ')}`);
-}
+export const slurm = env.UI_TESTS_SLURM === '1';
 
 export const server = {
-  ...commands[frontDoor],
+  command: [
+    ...(slurm ? ['bash scripts/slurm-local.sh start >&2 &&'] : []),
+    `${env.UI_TESTS_VENV}/bin/jupyter lab`,
+    '--config ui-tests/jupyter_server_test_config.py'
+  ].join(' '),
+  ready: `${baseURL}/interlink/healthz`,
   cwd: repoRoot,
   env: {
     ...(env as Record<string, string>),
-    PYTHONPATH: [repoRoot, env.PYTHONPATH].filter(Boolean).join(':'),
-    // Default settings in every run, whichever front door starts the launcher.
-    JUPYTERLAB_INTERLINK_EPHEMERAL: '1'
+    INTERLINK_SITES: slurm ? join(repoRoot, 'ui-tests/sites-slurm.yaml') : ''
   }
 };
