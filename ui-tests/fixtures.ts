@@ -8,6 +8,14 @@ import { expect, test as galata, type IJupyterLabPageFixture } from '@jupyterlab
 export { expect };
 
 export const test = galata.extend<{ lab: IJupyterLabPageFixture }>({
+  // Galata tracks the sessions and kernels a test creates by routing every URL that ends in
+  // /api/sessions or /api/kernels, which also catches this extension's own API
+  // ({base}/api/sessions answers a remote session, not a Jupyter one) and the remote kernels
+  // behind {base}/sessions/{id}/: leave both unrouted; the specs end their sessions themselves.
+  // eslint-disable-next-line no-empty-pattern
+  sessions: async ({}, use) => use(null),
+  // eslint-disable-next-line no-empty-pattern
+  kernels: async ({}, use) => use(null),
   lab: async ({ page }, use, testInfo) => {
     const lines: string[] = [];
     page.on('console', msg => lines.push(`[${msg.type()}] ${msg.text()}`));

@@ -68,11 +68,15 @@ test('Run on <site> from the launcher and the command palette', async ({ lab: pa
   await expect(cards.nth(0)).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
 
   // Opened by its command: the shortcut depends on where the keyboard focus happens to be.
-  await command(page, 'apputils:activate-command-palette');
   const palette = page.locator('#modal-command-palette');
-  await expect(palette).toBeVisible();
-  // Fill the search box itself: keys typed before it has focus would be lost.
-  await palette.locator('input').fill('Run on This machine');
+  // The modal palette closes when it loses the focus (a toast arriving, the page not yet
+  // focused): open it again until it stays open with our search in it.
+  await expect(async () => {
+    await command(page, 'apputils:activate-command-palette');
+    await expect(palette).toBeVisible({ timeout: 2_000 });
+    // Fill the search box itself: keys typed before it has focus would be lost.
+    await palette.locator('input').fill('Run on This machine', { timeout: 2_000 });
+  }).toPass({ timeout: 20_000 });
   await expect(
     palette.locator('.lm-CommandPalette-item', { hasText: 'Run on This machine' }).first()
   ).toBeVisible();
@@ -146,8 +150,13 @@ test('logs follow in the main area; a reload keeps the notebook on its remote ke
   await expect(log.locator('pre')).not.toBeEmpty();
   await shot(page, testInfo, 'log-viewer');
 
-  await page.reload();
-  await page.locator('#jp-main-dock-panel').waitFor({ state: 'attached' });
+  // A plain browser reload: Galata's page.reload() also waits for its own idea of "ready", which
+  // a notebook restored onto a remote kernel does not give it.
+  await page.evaluate(() => location.reload());
+  await page.waitForFunction(() => {
+    const app = (window as unknown as { jupyterapp?: { started?: unknown } }).jupyterapp;
+    return !!app && !!document.querySelector('#jp-main-dock-panel');
+  });
   const restored = page.locator('.jp-NotebookPanel');
   await expect(restored).toHaveCount(1);
   await activate(page, restored);
@@ -166,8 +175,13 @@ test('a warning before the walltime ends saves the notebooks using that kernel',
     data: { raw: '{ "walltimeWarningMinutes": 30 }' }
   });
   await page.clock.install();
-  await page.reload();
-  await page.locator('#jp-main-dock-panel').waitFor({ state: 'attached' });
+  // A plain browser reload: Galata's page.reload() also waits for its own idea of "ready", which
+  // a notebook restored onto a remote kernel does not give it.
+  await page.evaluate(() => location.reload());
+  await page.waitForFunction(() => {
+    const app = (window as unknown as { jupyterapp?: { started?: unknown } }).jupyterapp;
+    return !!app && !!document.querySelector('#jp-main-dock-panel');
+  });
   try {
     const notebook = await newNotebook(page);
     const panel = await openSites(page);
@@ -199,10 +213,13 @@ test('a warning before the walltime ends saves the notebooks using that kernel',
 });
 
 test('a notebook runs as a batch job from the file browser; its result opens from the notification', async ({
-  lab: page
+  lab: page,
+  tmpPath
 }, testInfo) => {
   const source = "print('computed by the job:', sum(range(10)))";
-  const created = await page.request.put('/api/contents/analysis.ipynb', {
+  // Galata opens the file browser in this test's own folder (tmpPath): the notebook goes there,
+  // which also runs the job on a notebook in a subfolder.
+  const created = await page.request.put(`/api/contents/${tmpPath}/analysis.ipynb`, {
     headers: auth,
     data: {
       type: 'notebook',

@@ -125,7 +125,8 @@ c.Authenticator.allowed_users = set(json.loads(${py(users)}))
 c.JupyterHub.spawner_class = 'simple'
 c.SimpleLocalProcessSpawner.home_dir_template = json.loads(${py(join(dir, 'home', '{username}'))})
 # The stock single-user server, found on PATH like in an activated virtualenv; root here.
-c.Spawner.args = ['--allow-root']
+# expose_app_in_browser: the browser tests drive JupyterLab through window.jupyterapp.
+c.Spawner.args = ['--allow-root', '--LabApp.expose_app_in_browser=True']
 c.Spawner.start_timeout = 60
 c.Spawner.http_timeout = 60
 c.JupyterHub.load_groups = json.loads(${py(groups)})
