@@ -51,11 +51,11 @@ async function grow(n) {
       walltime: 3600,
       createdAt: new Date().toISOString(),
       agent: {
-        tunnelUrl: 'ws://127.0.0.1:1/',
+        command: ['/bin/sleep', '3600'],
+        env: {},
         secret: 's',
         secretHash: 'h',
-        baseUrl: '/',
-        command: ['/bin/sleep', '3600']
+        secretFileEnv: 'INTERLINK_SECRET_FILE'
       }
     });
     await driver.create({ pod, secrets, configMaps });

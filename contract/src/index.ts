@@ -219,3 +219,6 @@ export function parseWalltime(text: string): number {
   }
   return ((days * 24 + h) * 60 + min) * 60 + s;
 }
+
+export * from './session-id.js';
+export * from './agent-env.js';

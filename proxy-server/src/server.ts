@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createProxyServer } from 'http-proxy-3';
-import type { ServerEvent, Session } from '@jupyterlab-interlink/contract';
+import { SESSION_ID_SOURCE, type ServerEvent, type Session } from '@jupyterlab-interlink/contract';
 import { sendJson, type Authenticator, type Caller } from './auth.js';
 import { ApiError, type SessionManager } from './sessions.js';
 import { recordSessionStates, type ServerMetrics } from './metrics.js';
@@ -32,7 +32,7 @@ export interface ProxyServerOptions {
 }
 
 const MAX_BODY = 64 * 1024;
-const SESSION_PATH = /^\/sessions\/([0-9a-z]{1,64})(\/.*)?$/;
+const SESSION_PATH = new RegExp(`^/sessions/(${SESSION_ID_SOURCE})(/.*)?$`);
 
 export function createProxyHttpServer(options: ProxyServerOptions): Server {
   const { basePath, auth, sessions, tunnels, metrics, logger } = options;

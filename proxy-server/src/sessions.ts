@@ -7,9 +7,12 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import {
+  AGENT_ENV,
+  agentEnvironment,
   type CreateSessionRequest,
   formatWalltime,
   isFinalState,
+  sessionPath,
   type ErrorBody,
   type Session,
   type SessionState,
@@ -18,9 +21,8 @@ import {
 } from '@jupyterlab-interlink/contract';
 import { checkLaunch, maxWalltimeOf, walltimeOf } from '@jupyterlab-interlink/contract/launch';
 import {
-  ANNOTATIONS,
-  LABELS,
   buildPod,
+  readPodMetadata,
   type BackendStatus,
   type Driver,
   type LogOptions,
@@ -83,7 +85,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private healthTimer?: NodeJS.Timeout;
   private readonly healthSoon = new Map<string, NodeJS.Timeout>();
   private readonly retainEndedMs: number;
-  /** The tunnel hub plugs in here so ended sessions lose their tunnel at once. */
+  /** The tunnel endpoint plugs in here so ended sessions lose their tunnel at once. */
   onEnded: (id: string) => void = () => {};
 
   constructor(private readonly options: SessionManagerOptions) {
@@ -171,7 +173,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       createdAt: now,
       updatedAt: now,
       walltime,
-      url: `${this.options.basePath}/sessions/${id}/`,
+      url: sessionPath(this.options.basePath, id),
       progress: [`submitting to ${site.displayName}`],
       path: request.path,
       command: request.command
@@ -191,12 +193,26 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       path: request.path,
       command: request.command,
       agent: {
-        tunnelUrl: this.options.tunnelUrl(),
+        command: this.options.agentCommand(site),
+        env: agentEnvironment(
+          {
+            sessionId: id,
+            type: request.type,
+            tunnelUrl: this.options.tunnelUrl(),
+            baseUrl: session.url,
+            site: site.id,
+            profile: profile.id,
+            walltime,
+            user: caller.name,
+            groups: caller.groups,
+            path: request.path,
+            command: request.command
+          },
+          this.options.agentEnv
+        ),
         secret,
         secretHash: secretHash.toString('hex'),
-        baseUrl: session.url,
-        command: this.options.agentCommand(site),
-        env: this.options.agentEnv
+        secretFileEnv: AGENT_ENV.secretFile
       }
     });
     try {
@@ -455,39 +471,42 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private adopt(site: SiteConfig, observed: ObservedPod): void {
     const { pod, sessionId: id } = observed;
     if (this.records.has(id)) return;
-    const labels = pod.metadata?.labels ?? {};
-    const notes = pod.metadata?.annotations ?? {};
-    const secretHex = notes[ANNOTATIONS.secretHash];
-    if (!secretHex) {
+    const meta = readPodMetadata(pod);
+    if (!meta?.secretHash) {
       this.options.logger.warn({ session: id }, 'pod without a secret hash; not adopted');
       return;
     }
-    const createdAt = notes[ANNOTATIONS.createdAt] ?? new Date().toISOString();
     const session: Session = {
       id,
       site: site.id,
-      profile: labels[LABELS.profile] ?? 'unknown',
-      type: labels[LABELS.type] === 'job' ? 'job' : 'kernel',
-      name: notes[ANNOTATIONS.name],
+      profile: meta.profile || 'unknown',
+      type: meta.type,
+      name: meta.name,
       state: 'pending',
-      owner: notes[ANNOTATIONS.user] ?? labels[LABELS.user] ?? 'unknown',
-      createdAt,
+      owner: meta.user || 'unknown',
+      createdAt: meta.createdAt ?? new Date().toISOString(),
       updatedAt: new Date().toISOString(),
-      walltime: Number(notes[ANNOTATIONS.walltime] ?? 3600),
-      url: `${this.options.basePath}/sessions/${id}/`,
+      walltime: meta.walltime ?? 3600,
+      url: sessionPath(this.options.basePath, id),
       progress: ['re-adopted after a restart of the proxy server'],
-      path: notes[ANNOTATIONS.path]
+      path: meta.path
     };
     const record: SessionRecord = {
       session,
-      secretHash: Buffer.from(secretHex, 'hex'),
-      groups: (notes[ANNOTATIONS.groups] ?? '').split(',').filter(Boolean),
+      secretHash: Buffer.from(meta.secretHash, 'hex'),
+      groups: meta.groups,
       tunnelUp: false
     };
     this.records.set(id, record);
     this.options.logger.info({ session: id, site: site.id }, 'session re-adopted');
     this.emit('changed', { ...session });
     this.onBackend(id, observed.status);
+  }
+
+  /** Who owns a session: its user's name and groups (also after a re-adoption). */
+  ownerOf(id: string): Pick<Caller, 'name' | 'groups'> | undefined {
+    const record = this.records.get(id);
+    return record && { name: record.session.owner, groups: record.groups };
   }
 
   private async refreshHealth(): Promise<void> {

@@ -4,13 +4,9 @@ export * from './sites.js';
 export * from './errors.js';
 export { createDriver, type CreateDriverOptions } from './factory.js';
 export { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
-export {
-  SlurmDriver,
-  mapSlurmState,
-  renderJobScript,
-  type SlurmDriverOptions,
-  type SlurmCallStats
-} from './drivers/slurm.js';
+export { SlurmDriver, type SlurmDriverOptions, type SlurmCallStats } from './drivers/slurm.js';
+export { mapSlurmState } from './drivers/slurm-states.js';
+export { renderJobScript } from './drivers/slurm-script.js';
 export {
   KubernetesDriver,
   podToStatus,

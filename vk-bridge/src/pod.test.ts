@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { V1Pod } from '@kubernetes/client-node';
+import { AGENT_ENV, agentEnvironment, sessionPath } from '@jupyterlab-interlink/contract';
 import { buildPod, labelValue, readPodMetadata, SECRET_FILE } from './pod.js';
 import { ANNOTATIONS, LABELS, type LaunchSpec, type SiteConfig } from './types.js';
 
@@ -61,24 +62,43 @@ const cloud: SiteConfig = {
   ]
 };
 
+/** A launch as the proxy server under JupyterHub gives it, with the site's extra agent env. */
 function spec(site: SiteConfig, extra: Partial<LaunchSpec> = {}): LaunchSpec {
-  return {
+  const base = {
     sessionId: 'abc123',
     site,
     profile: site.profiles[0],
     user: { name: 'Alice@Example.org', groups: ['physics', 'gpu-users'] },
-    type: 'kernel',
+    type: 'kernel' as LaunchSpec['type'],
     walltime: 5400,
     createdAt: '2026-11-25T04:00:00.000Z',
-    agent: {
+    ...extra
+  };
+  const env = agentEnvironment(
+    {
+      sessionId: base.sessionId,
+      type: base.type,
       tunnelUrl: 'wss://hub.example/services/interlink/tunnel',
+      baseUrl: sessionPath('/services/interlink', base.sessionId),
+      site: base.site.id,
+      profile: base.profile.id,
+      walltime: base.walltime,
+      user: base.user.name,
+      groups: base.user.groups ?? [],
+      path: base.path,
+      command: base.command
+    },
+    { HTTPS_PROXY: 'http://proxy:3128', INTERLINK_SESSION_ID: 'spoofed' }
+  );
+  return {
+    ...base,
+    agent: {
+      command: ['node', '/opt/interlink/agent.js'],
+      env,
       secret: 'topsecret-value-0123456789abcdef',
       secretHash: 'f'.repeat(64),
-      baseUrl: '/services/interlink/sessions/abc123/',
-      command: ['node', '/opt/interlink/agent.js'],
-      env: { HTTPS_PROXY: 'http://proxy:3128', INTERLINK_SESSION_ID: 'spoofed' }
-    },
-    ...extra
+      secretFileEnv: AGENT_ENV.secretFile
+    }
   };
 }
 

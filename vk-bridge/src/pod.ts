@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { formatWalltime } from '@jupyterlab-interlink/contract';
+import { formatWalltime, isSessionId } from '@jupyterlab-interlink/contract';
 import {
   ANNOTATIONS,
   LABELS,
@@ -25,22 +25,6 @@ export const DEFAULT_IMAGE = 'ghcr.io/jupyterlab-interlink/agent:latest';
 export const INTERLINK_TOLERATION_KEY = 'virtual-node.interlink/no-schedule';
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 
-export const ENV = {
-  sessionId: 'INTERLINK_SESSION_ID',
-  sessionType: 'INTERLINK_SESSION_TYPE',
-  tunnelUrl: 'INTERLINK_TUNNEL_URL',
-  baseUrl: 'INTERLINK_BASE_URL',
-  secretFile: 'INTERLINK_SECRET_FILE',
-  site: 'INTERLINK_SITE',
-  profile: 'INTERLINK_PROFILE',
-  walltime: 'INTERLINK_WALLTIME_SECONDS',
-  jobPath: 'INTERLINK_JOB_PATH',
-  jobCommand: 'INTERLINK_JOB_COMMAND',
-  user: 'JUPYTERHUB_USER',
-  groups: 'INTERLINK_USER_GROUPS'
-} as const;
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 export function podName(sessionId: string): string {
@@ -121,13 +105,14 @@ export function slurmFlags(site: SiteConfig, profile: ProfileConfig, walltime: n
   return flags;
 }
 
-function uses(site: SiteConfig, flags: string[]): boolean {
+/** Slurm flags go on pods for sites that run Slurm (or might: HPC, or flags given). */
+function takesSlurmFlags(site: SiteConfig, flags: string[]): boolean {
   return site.kind === 'hpc' || site.driver === 'slurm' || !!site.slurm || flags.length > 0;
 }
 
 export function buildPod(spec: LaunchSpec): PodBundle {
   const { site, profile, user, sessionId } = spec;
-  if (!DNS_LABEL.test(sessionId) || sessionId.length > 40) {
+  if (!isSessionId(sessionId)) {
     throw new Error(
       `session id ${JSON.stringify(sessionId)} must be a DNS label of at most 40 characters`
     );
@@ -154,29 +139,16 @@ export function buildPod(spec: LaunchSpec): PodBundle {
   if (spec.name) annotations[ANNOTATIONS.name] = spec.name;
   if (spec.path) annotations[ANNOTATIONS.path] = spec.path;
   const profileFlags = profile.slurmFlags ?? [];
-  if (uses(site, profileFlags)) {
+  if (takesSlurmFlags(site, profileFlags)) {
     annotations[ANNOTATIONS.slurmFlags] = slurmFlags(site, profile, spec.walltime).join(' ');
     if (site.slurm?.preExec) annotations[ANNOTATIONS.slurmPreExec] = site.slurm.preExec;
   }
 
-  // Ours last: the agent's extra env may not override what identifies the session.
-  const env: Record<string, string> = { ...(spec.agent.env ?? {}) };
-  Object.assign(env, {
-    [ENV.sessionId]: sessionId,
-    [ENV.sessionType]: spec.type,
-    [ENV.tunnelUrl]: spec.agent.tunnelUrl,
-    [ENV.baseUrl]: spec.agent.baseUrl,
-    [ENV.secretFile]: SECRET_FILE,
-    [ENV.site]: site.id,
-    [ENV.profile]: profile.id,
-    [ENV.walltime]: String(spec.walltime),
-    [ENV.user]: user.name,
-    [ENV.groups]: (user.groups ?? []).join(',')
-  });
-  if (spec.type === 'job') {
-    if (spec.path) env[ENV.jobPath] = spec.path;
-    if (spec.command) env[ENV.jobCommand] = JSON.stringify(spec.command);
-  }
+  // the agent's environment as the launch gives it, and where its secret is mounted
+  const env: Record<string, string> = {
+    ...spec.agent.env,
+    [spec.agent.secretFileEnv]: SECRET_FILE
+  };
   const envVars: V1EnvVar[] = Object.entries(env).map(([k, value]) => ({ name: k, value }));
 
   const { cpu, memory, gpu } = profile.resources;

@@ -80,6 +80,11 @@ const bad: { name: string; mutate: (s: ReturnType<typeof good>) => unknown; fiel
     field: /field slurm\.flags/
   },
   {
+    name: 'a nodeSelector value that is not a string',
+    mutate: s => ({ ...s, nodeSelector: { 'kubernetes.io/hostname': 3 } }),
+    field: /site "leonardo", field nodeSelector\.kubernetes\.io\/hostname: values must be strings/
+  },
+  {
     name: 'interlink without url',
     mutate: s => ({ ...s, driver: 'interlink' }),
     field: /field interlink\.url/

@@ -5,14 +5,16 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { parseWalltime } from '@jupyterlab-interlink/contract';
+import {
+  schemaProblems,
+  SiteConfig as SiteSchema
+} from '@jupyterlab-interlink/contract/site-config';
 import { memoryBytes } from './pod.js';
 import type { ProfileConfig, SiteConfig } from './types.js';
 
-export const DRIVERS = ['kubernetes', 'interlink', 'local', 'slurm'] as const;
-export const SITE_KINDS = ['hpc', 'htc', 'cloud'] as const;
+export { DRIVERS } from '@jupyterlab-interlink/contract/site-config';
 /** Drivers that place pods on an interLink virtual node and so must say which node. */
 const NEEDS_NODE_SELECTOR = new Set(['kubernetes', 'interlink']);
-const SITE_ID = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 export function defaultLocalSite(): SiteConfig {
   return {
@@ -61,9 +63,63 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** `profiles[0].resources.memory` from `['profiles', 0, 'resources', 'memory']`. */
+function fieldName(path: (string | number)[]): string {
+  return path.map((k, i) => (typeof k === 'number' ? `[${k}]` : i ? `.${k}` : k)).join('');
+}
+
 /**
- * Checks every site and throws one SiteConfigError listing all problems; returns the sites typed.
- * Accepts an array of sites or `{sites: [...]}` (the YAML file's shape).
+ * What the schema cannot say: ids unique, the virtual node named where a driver needs one, and
+ * walltimes within the site's and the profile's maximum. Each rule looks only at fields the
+ * schema found well formed, so every problem is reported at once.
+ */
+function ruleProblems(
+  site: SiteConfig,
+  wellFormed: (...path: (string | number)[]) => boolean,
+  bad: (field: string, message: string) => void
+): void {
+  const driverKnown = wellFormed('driver');
+  if (
+    driverKnown &&
+    NEEDS_NODE_SELECTOR.has(site.driver) &&
+    wellFormed('nodeSelector') &&
+    Object.keys(site.nodeSelector ?? {}).length === 0
+  ) {
+    bad(
+      'nodeSelector',
+      `is required for the ${site.driver} driver: the labels of the site's interLink virtual node, e.g. {kubernetes.io/hostname: my-vk}`
+    );
+  }
+  if (driverKnown && site.driver === 'interlink' && !site.interlink) {
+    bad('interlink.url', 'is required for the interlink driver (http(s) URL of the interLink API)');
+  }
+  if (!Array.isArray(site.profiles)) return;
+  const siteMax = wellFormed('maxWalltime') ? site.maxWalltime : undefined;
+  const profileIds = new Set<string>();
+  site.profiles.forEach((p, pi) => {
+    if (!wellFormed('profiles', pi)) return;
+    const at = `profiles[${pi}]`;
+    if (profileIds.has(p.id)) bad(`${at}.id`, `duplicate profile id "${p.id}"`);
+    profileIds.add(p.id);
+    if (!(memoryBytes(p.resources.memory) > 0)) {
+      bad(`${at}.resources.memory`, 'must be a quantity like 512Mi or 16Gi');
+    }
+    if (siteMax !== undefined && p.maxWalltime > siteMax) {
+      bad(
+        `${at}.maxWalltime`,
+        `profile "${p.id}" allows ${p.maxWalltime} s, above the site's maxWalltime of ${siteMax} s`
+      );
+    }
+    if (p.defaultWalltime !== undefined && p.defaultWalltime > p.maxWalltime) {
+      bad(`${at}.defaultWalltime`, `is above the profile's maxWalltime of ${p.maxWalltime} s`);
+    }
+  });
+}
+
+/**
+ * Checks every site against the site file's schema and rules and throws one SiteConfigError
+ * listing all problems; returns the sites typed. Accepts an array of sites or `{sites: [...]}`
+ * (the YAML file's shape).
  */
 export function validateSites(config: unknown): SiteConfig[] {
   const list = isRecord(config) ? config.sites : config;
@@ -79,117 +135,16 @@ export function validateSites(config: unknown): SiteConfig[] {
     const id = typeof site.id === 'string' && site.id ? site.id : `#${index}`;
     const bad = (field: string, message: string) => problems.push({ site: id, field, message });
     if (!isRecord(raw)) return bad('(site)', 'must be a mapping');
-    if (typeof site.id !== 'string' || !SITE_ID.test(site.id) || site.id.length > 40) {
-      bad('id', 'must be lowercase letters, digits and -, at most 40 characters');
-    } else if (seen.has(site.id)) {
-      bad('id', `duplicate id (also site #${seen.get(site.id)})`);
-    } else {
-      seen.set(site.id, index);
+    const schema = schemaProblems(SiteSchema, raw);
+    for (const p of schema) bad(fieldName(p.path), p.message);
+    if (typeof site.id === 'string' && !schema.some(p => p.path[0] === 'id')) {
+      if (seen.has(site.id)) bad('id', `duplicate id (also site #${seen.get(site.id)})`);
+      else seen.set(site.id, index);
     }
-    if (typeof site.displayName !== 'string' || !site.displayName)
-      bad('displayName', 'is required');
-    if (!SITE_KINDS.includes(site.kind as never)) {
-      bad('kind', `must be one of ${SITE_KINDS.join(', ')} (got ${JSON.stringify(site.kind)})`);
-    }
-    if (!DRIVERS.includes(site.driver as never)) {
-      bad('driver', `unknown driver ${JSON.stringify(site.driver)}; known: ${DRIVERS.join(', ')}`);
-    }
-    if (NEEDS_NODE_SELECTOR.has(site.driver as string)) {
-      const ns = site.nodeSelector;
-      if (!isRecord(ns) || Object.keys(ns).length === 0) {
-        bad(
-          'nodeSelector',
-          `is required for the ${String(site.driver)} driver: the labels of the site's interLink virtual node, e.g. {kubernetes.io/hostname: my-vk}`
-        );
-      } else if (Object.values(ns).some(v => typeof v !== 'string')) {
-        bad('nodeSelector', 'values must be strings');
-      }
-    }
-    if (site.driver === 'interlink') {
-      const il = site.interlink;
-      if (!isRecord(il) || typeof il.url !== 'string' || !/^https?:\/\//.test(il.url)) {
-        bad(
-          'interlink.url',
-          'is required for the interlink driver (http(s) URL of the interLink API)'
-        );
-      }
-    }
-    const strings = (v: unknown) => Array.isArray(v) && v.every(x => typeof x === 'string');
-    if (
-      site.agentCommand !== undefined &&
-      (!strings(site.agentCommand) || (site.agentCommand as string[]).length === 0)
-    ) {
-      bad('agentCommand', 'must be a non-empty list of strings (the argv of the agent)');
-    }
-    if (site.slurm !== undefined) {
-      const sl = isRecord(site.slurm) ? site.slurm : undefined;
-      if (!sl) bad('slurm', 'must be a mapping');
-      else {
-        for (const k of ['partition', 'account', 'preExec', 'conf', 'workDir']) {
-          if (sl[k] !== undefined && typeof sl[k] !== 'string')
-            bad(`slurm.${k}`, 'must be a string');
-        }
-        if (sl.flags !== undefined && !strings(sl.flags))
-          bad('slurm.flags', 'must be a list of strings, e.g. ["--qos=normal"]');
-      }
-    }
-    if (
-      isRecord(site.local) &&
-      site.local.isolation !== undefined &&
-      !['none', 'bubblewrap'].includes(site.local.isolation as string)
-    ) {
-      bad('local.isolation', 'must be none or bubblewrap');
-    }
-    let siteMax: number | undefined;
-    if (site.maxWalltime !== undefined) {
-      if (typeof site.maxWalltime !== 'number' || !(site.maxWalltime >= 60)) {
-        bad('maxWalltime', 'must be a number of seconds ≥ 60');
-      } else siteMax = site.maxWalltime;
-    }
-    if (!Array.isArray(site.profiles) || site.profiles.length === 0) {
-      bad('profiles', 'at least one profile is required');
-      return;
-    }
-    const profileIds = new Set<string>();
-    site.profiles.forEach((rawProfile: unknown, pi) => {
-      const p = isRecord(rawProfile) ? rawProfile : {};
-      const at = `profiles[${pi}]`;
-      if (typeof p.id !== 'string' || !SITE_ID.test(p.id)) {
-        bad(`${at}.id`, 'must be lowercase letters, digits and -');
-      } else if (profileIds.has(p.id)) {
-        bad(`${at}.id`, `duplicate profile id "${p.id}"`);
-      } else profileIds.add(p.id);
-      if (typeof p.displayName !== 'string' || !p.displayName)
-        bad(`${at}.displayName`, 'is required');
-      const r = isRecord(p.resources) ? p.resources : undefined;
-      if (!r) {
-        bad(`${at}.resources`, 'is required: {cpu, memory, gpu}');
-      } else {
-        if (typeof r.cpu !== 'number' || !(r.cpu > 0))
-          bad(`${at}.resources.cpu`, 'must be a number > 0');
-        if (typeof r.memory !== 'string' || !(memoryBytes(r.memory) > 0)) {
-          bad(`${at}.resources.memory`, 'must be a quantity like 512Mi or 16Gi');
-        }
-        if (!Number.isInteger(r.gpu) || (r.gpu as number) < 0) {
-          bad(`${at}.resources.gpu`, 'must be a whole number ≥ 0');
-        }
-      }
-      if (typeof p.maxWalltime !== 'number' || !(p.maxWalltime >= 60)) {
-        bad(`${at}.maxWalltime`, 'must be a number of seconds ≥ 60');
-      } else if (siteMax !== undefined && p.maxWalltime > siteMax) {
-        bad(
-          `${at}.maxWalltime`,
-          `profile "${String(p.id)}" allows ${p.maxWalltime} s, above the site's maxWalltime of ${siteMax} s`
-        );
-      }
-      if (p.defaultWalltime !== undefined) {
-        if (typeof p.defaultWalltime !== 'number' || !(p.defaultWalltime >= 60)) {
-          bad(`${at}.defaultWalltime`, 'must be a number of seconds ≥ 60');
-        } else if (typeof p.maxWalltime === 'number' && p.defaultWalltime > p.maxWalltime) {
-          bad(`${at}.defaultWalltime`, `is above the profile's maxWalltime of ${p.maxWalltime} s`);
-        }
-      }
-    });
+    // a field is well formed when the schema found nothing wrong at or below it
+    const wellFormed = (...path: (string | number)[]) =>
+      !schema.some(p => path.every((k, i) => p.path[i] === k));
+    ruleProblems(raw as SiteConfig, wellFormed, bad);
   });
   if (problems.length) throw new SiteConfigError(problems);
   return list as SiteConfig[];

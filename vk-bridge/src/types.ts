@@ -5,7 +5,8 @@
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
-import type { QueueInfo, SessionType, SiteHealth, SiteKind } from '@jupyterlab-interlink/contract';
+import type { QueueInfo, SessionType, SiteHealth } from '@jupyterlab-interlink/contract';
+import type { ProfileConfig, SiteConfig } from '@jupyterlab-interlink/contract/site-config';
 
 /** Labels and annotations every pod of ours carries; re-adoption after a restart reads them back. */
 export const LABELS = {
@@ -33,57 +34,12 @@ export const ANNOTATIONS = {
   slurmPreExec: 'slurm-job.vk.io/pre-exec'
 } as const;
 
-export interface ProfileConfig {
-  id: string;
-  displayName: string;
-  description?: string;
-  resources: { cpu: number; memory: string; gpu: number; gpuType?: string };
-  /** seconds */
-  maxWalltime: number;
-  /** seconds */
-  defaultWalltime?: number;
-  /** Extra `#SBATCH` flags for this profile, e.g. `--qos=boost_qos_dbg`. */
-  slurmFlags?: string[];
-  /** Overrides the site's partition. */
-  partition?: string;
-}
-
-export interface SiteConfig {
-  id: string;
-  displayName: string;
-  kind: SiteKind;
-  description?: string;
-  driver: 'kubernetes' | 'interlink' | 'local' | 'slurm';
-  /** seconds; caps every profile */
-  maxWalltime?: number;
-  /** The interLink virtual node: nodeSelector labels, e.g. {'kubernetes.io/hostname': 'leonardo-vk'}. */
-  nodeSelector?: Record<string, string>;
-  namespace?: string;
-  /** Container image of the agent (the Jupyter server + tunnel agent) on the remote side. */
-  image?: string;
-  /** Slurm: partition, account, extra flags (become `slurm-job.vk.io/flags`), pre-exec. */
-  slurm?: {
-    partition?: string;
-    account?: string;
-    flags?: string[];
-    preExec?: string;
-    /** slurm driver: SLURM_CONF for sbatch/squeue/scancel (default: Slurm's own lookup). */
-    conf?: string;
-    /** slurm driver: where job scripts, secrets and output live; must be visible to compute nodes. */
-    workDir?: string;
-  };
-  /** interlink driver: the interLink API's URL and a file holding the bearer token. */
-  interlink?: { url: string; tokenFile?: string; token?: string };
-  /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */
-  kubernetes?: { kubeconfig?: string; context?: string };
-  /** The agent's argv inside this site's jobs (default: `interlink-agent` from the image). */
-  agentCommand?: string[];
-  /** local driver: optional bubblewrap isolation (off by default) and the default working directory. */
-  local?: { isolation?: 'none' | 'bubblewrap'; workingDir?: string };
-  /** Per-user limit of live sessions on this site. */
-  maxSessionsPerUser?: number;
-  profiles: ProfileConfig[];
-}
+/** The site file's shapes: declared once, as schemas, in the contract. */
+export type {
+  DriverName,
+  ProfileConfig,
+  SiteConfig
+} from '@jupyterlab-interlink/contract/site-config';
 
 export interface UserIdentity {
   name: string;
@@ -104,19 +60,20 @@ export interface LaunchSpec {
   /** job sessions: a notebook or script path, or a command */
   path?: string;
   command?: string[];
-  /** How the agent reaches the proxy server and proves who it is. */
+  /**
+   * The agent: its command and environment are the proxy server's business (how it reaches the
+   * proxy, under which path it serves), passed into the pod as they are.
+   */
   agent: {
-    /** ws(s)://…/interlink/tunnel */
-    tunnelUrl: string;
-    /** The session's secret, plaintext: goes into a Secret, never into plain env. */
-    secret: string;
-    secretHash: string;
-    /** base_url the remote Jupyter server must serve under, e.g. /interlink/sessions/<id>/ */
-    baseUrl: string;
     /** The agent's command inside the container, e.g. ['node', '/opt/interlink/agent.js']. */
     command: string[];
-    /** Extra environment for the agent (e.g. HTTPS_PROXY); never secrets. */
-    env?: Record<string, string>;
+    /** The agent's environment; never secrets. */
+    env: Record<string, string>;
+    /** The session's secret, plaintext: goes into a Secret mounted as a file, never into env. */
+    secret: string;
+    secretHash: string;
+    /** The variable that tells the agent where that file is mounted. */
+    secretFileEnv: string;
   };
 }
 

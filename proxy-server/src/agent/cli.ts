@@ -3,6 +3,12 @@
 // server's tunnel endpoint and serves the remote Jupyter server back through it. Its stdout is
 // the job log the user reads, so it says what it is doing and never prints a secret or token.
 import { readFileSync } from 'node:fs';
+import {
+  AGENT_ENV,
+  DEFAULT_BASE_PATH,
+  readArgv,
+  sessionPath
+} from '@jupyterlab-interlink/contract';
 import { jobFromEnvironment, runJob } from './job.js';
 import { startJupyter, type JupyterServer } from './jupyter.js';
 import { TunnelAgent } from './tunnel-agent.js';
@@ -31,56 +37,48 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     if (!value) throw new ConfigError(`${name} is not set`);
     return value;
   };
-  const sessionId = need('INTERLINK_SESSION_ID');
-  const tunnelUrl = need('INTERLINK_TUNNEL_URL');
+  const sessionId = need(AGENT_ENV.sessionId);
+  const tunnelUrl = need(AGENT_ENV.tunnelUrl);
   let parsed: URL;
   try {
     parsed = new URL(tunnelUrl);
   } catch {
-    throw new ConfigError('INTERLINK_TUNNEL_URL is not a URL');
+    throw new ConfigError(`${AGENT_ENV.tunnelUrl} is not a URL`);
   }
   if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new ConfigError('INTERLINK_TUNNEL_URL must start with ws:// or wss://');
+    throw new ConfigError(`${AGENT_ENV.tunnelUrl} must start with ws:// or wss://`);
   }
   let secret: string | undefined;
-  if (env.INTERLINK_SECRET_FILE) {
+  const secretFile = env[AGENT_ENV.secretFile];
+  if (secretFile) {
     try {
-      secret = readFileSync(env.INTERLINK_SECRET_FILE, 'utf8').trim();
+      secret = readFileSync(secretFile, 'utf8').trim();
     } catch (err) {
       throw new ConfigError(
-        `cannot read INTERLINK_SECRET_FILE: ${(err as NodeJS.ErrnoException).code ?? 'error'}`
+        `cannot read ${AGENT_ENV.secretFile}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`
       );
     }
   } else {
-    secret = env.INTERLINK_SECRET?.trim();
+    secret = env[AGENT_ENV.secret]?.trim();
   }
-  if (!secret) throw new ConfigError('no secret: set INTERLINK_SECRET_FILE');
-  let baseUrl = env.INTERLINK_BASE_URL || `/interlink/sessions/${sessionId}/`;
+  if (!secret) throw new ConfigError(`no secret: set ${AGENT_ENV.secretFile}`);
+  let baseUrl = env[AGENT_ENV.baseUrl] || sessionPath(DEFAULT_BASE_PATH, sessionId);
   if (!baseUrl.startsWith('/')) baseUrl = `/${baseUrl}`;
   if (!baseUrl.endsWith('/')) baseUrl = `${baseUrl}/`;
   let command = DEFAULT_COMMAND;
-  if (env.INTERLINK_JUPYTER_COMMAND) {
-    try {
-      command = JSON.parse(env.INTERLINK_JUPYTER_COMMAND) as string[];
-    } catch {
-      throw new ConfigError('INTERLINK_JUPYTER_COMMAND must be a JSON array of strings');
-    }
-    if (
-      !Array.isArray(command) ||
-      command.length === 0 ||
-      !command.every(a => typeof a === 'string')
-    ) {
-      throw new ConfigError('INTERLINK_JUPYTER_COMMAND must be a JSON array of strings');
-    }
+  try {
+    command = readArgv(env, AGENT_ENV.jupyterCommand) ?? DEFAULT_COMMAND;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
   }
-  const readyTimeoutMs = Number(env.INTERLINK_JUPYTER_TIMEOUT_SECONDS ?? 300) * 1000;
+  const readyTimeoutMs = Number(env[AGENT_ENV.jupyterTimeoutSeconds] ?? 300) * 1000;
   return {
     sessionId,
     tunnelUrl,
     secret,
     baseUrl,
     command,
-    notebookDir: env.INTERLINK_NOTEBOOK_DIR || process.cwd(),
+    notebookDir: env[AGENT_ENV.notebookDir] || process.cwd(),
     readyTimeoutMs: Number.isFinite(readyTimeoutMs) && readyTimeoutMs > 0 ? readyTimeoutMs : 300_000
   };
 }
@@ -88,14 +86,14 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
 /** The environment the Jupyter server (and so every kernel) inherits: without the agent's secret. */
 function serverEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out = { ...env };
-  delete out.INTERLINK_SECRET;
-  delete out.INTERLINK_SECRET_FILE;
+  delete out[AGENT_ENV.secret];
+  delete out[AGENT_ENV.secretFile];
   return out;
 }
 
 async function main(): Promise<number> {
   // A batch job needs no Jupyter server and no tunnel: it runs to completion and reports its code.
-  if (process.env.INTERLINK_SESSION_TYPE === 'job') return runJob(jobFromEnvironment());
+  if (process.env[AGENT_ENV.sessionType] === 'job') return runJob(jobFromEnvironment());
   let config: Config;
   try {
     config = readConfig(process.env);
@@ -175,9 +173,9 @@ async function main(): Promise<number> {
     secret: config.secret,
     target: { host: server.host, port: server.port, basePath: config.baseUrl, token: server.token },
     log,
-    initialDelayMs: Number(process.env.INTERLINK_RECONNECT_INITIAL_MS) || undefined,
-    maxDelayMs: Number(process.env.INTERLINK_RECONNECT_MAX_MS) || undefined,
-    transport: process.env.INTERLINK_TUNNEL_TRANSPORT === 'websocket' ? 'websocket' : 'auto'
+    initialDelayMs: Number(process.env[AGENT_ENV.reconnectInitialMs]) || undefined,
+    maxDelayMs: Number(process.env[AGENT_ENV.reconnectMaxMs]) || undefined,
+    transport: process.env[AGENT_ENV.tunnelTransport] === 'websocket' ? 'websocket' : 'auto'
   });
   const ended = new Promise<number>(resolve => {
     agent.once('ended', reason => {

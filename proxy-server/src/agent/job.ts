@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { basename, dirname, extname } from 'node:path';
+import { AGENT_ENV, readArgv } from '@jupyterlab-interlink/contract';
 
 export interface JobSpec {
   /** A notebook (.ipynb) or a script (.py, .sh, or anything executable). */
@@ -18,7 +19,7 @@ export interface JobSpec {
 /** The argv that runs a job, chosen by what it is. */
 export function jobArgv(job: JobSpec): string[] {
   if (job.command?.length) return job.command;
-  if (!job.path) throw new Error('a job needs INTERLINK_JOB_PATH or INTERLINK_JOB_COMMAND');
+  if (!job.path) throw new Error(`a job needs ${AGENT_ENV.jobPath} or ${AGENT_ENV.jobCommand}`);
   const python = job.python ?? '/usr/bin/python3';
   switch (extname(job.path)) {
     case '.ipynb':
@@ -46,15 +47,11 @@ export function jobArgv(job: JobSpec): string[] {
 }
 
 export function jobFromEnvironment(env: NodeJS.ProcessEnv = process.env): JobSpec {
-  let command: string[] | undefined;
-  if (env.INTERLINK_JOB_COMMAND) {
-    const parsed: unknown = JSON.parse(env.INTERLINK_JOB_COMMAND);
-    if (!Array.isArray(parsed) || !parsed.every(a => typeof a === 'string')) {
-      throw new Error('INTERLINK_JOB_COMMAND must be a JSON array of strings');
-    }
-    command = parsed;
-  }
-  return { path: env.INTERLINK_JOB_PATH, command, python: env.INTERLINK_PYTHON };
+  return {
+    path: env[AGENT_ENV.jobPath],
+    command: readArgv(env, AGENT_ENV.jobCommand),
+    python: env[AGENT_ENV.python]
+  };
 }
 
 /** Runs the job with the agent's stdio; resolves with its exit code (128+N when killed by signal N). */

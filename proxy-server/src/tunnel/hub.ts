@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { isSessionId } from '@jupyterlab-interlink/contract';
 import {
   CLOSE_PROTOCOL_ERROR,
   CLOSE_REPLACED,
@@ -19,7 +20,7 @@ import {
   STREAM_WINDOW_BYTES,
   TUNNEL_UPGRADE,
   goawayData,
-  isValidSessionId
+  HANDSHAKE_TIMEOUT_MS
 } from './protocol.js';
 import {
   forwardRequestHeaders,
@@ -45,8 +46,6 @@ export interface TunnelHubOptions {
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
-/** How long a new agent connection may take to finish the HTTP/2 handshake. */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 interface Metrics {
   tunnelsUp: Gauge;
@@ -271,7 +270,8 @@ export class TunnelHub extends EventEmitter<{
       );
       return;
     }
-    if (!isValidSessionId(sessionId)) {
+    // ids come from our own API; anything else is refused before it reaches a log line
+    if (!isSessionId(sessionId)) {
       refuse(403, 'unknown_session', 'Unknown session.');
       return;
     }

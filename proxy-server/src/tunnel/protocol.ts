@@ -41,7 +41,7 @@ export function parseGoawayData(
 
 export const SESSION_HEADER = 'x-interlink-session';
 
-/** Time for the tunnel handshake, from the upgrade request to the peer's HTTP/2 SETTINGS. */
+/** Time for the tunnel handshake, from the upgrade request to the peer's HTTP/2 SETTINGS; both sides give up after it. */
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
 
 /** Largest WebSocket message either side accepts. Writers batch to at most BATCH_BYTES. */
@@ -54,8 +54,3 @@ export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 /** nghttp2's per-session memory budget, in MB (node's unit). */
 export const MAX_SESSION_MEMORY_MB = 32;
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
-
-/** Session ids come from our own API; anything else is refused before it reaches a log line. */
-export function isValidSessionId(id: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(id);
-}

@@ -7,9 +7,8 @@
  * the documented method on 405, remembering which one the server took.
  */
 import { randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -17,18 +16,11 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
-import { DriverError, sessionIdOf } from '../errors.js';
+import { DriverError } from '../errors.js';
 import { AGENT_CONTAINER, memoryLimitOf } from '../pod.js';
 import { outOfMemoryReason } from '../reasons.js';
-import type {
-  BackendStatus,
-  Driver,
-  DriverEvents,
-  LogOptions,
-  ObservedPod,
-  PodBundle,
-  SiteConfig
-} from '../types.js';
+import type { BackendStatus, LogOptions, PodBundle, SiteConfig } from '../types.js';
+import { isFinal, PollingDriver, readSavedJson, type PolledSession } from './core.js';
 
 export interface InterlinkDriverOptions {
   /** One /status call per interval for all sessions, ms (default 2000). */
@@ -57,7 +49,6 @@ export interface InterlinkPodStatus {
   initContainers?: V1ContainerStatus[] | null;
 }
 
-const FINAL = new Set(['succeeded', 'failed', 'gone']);
 const EXPIRED_REASONS = new Set(['SlurmJobTimeout', 'DeadlineExceeded']);
 
 /** Container states → our phase, the way the Virtual Kubelet derives the pod phase from them. */
@@ -117,14 +108,6 @@ export function interlinkToStatus(
   return { phase: 'queued', backendId, queue: reason ? { reason } : {} };
 }
 
-interface IlSession {
-  id: string;
-  pod: V1Pod;
-  status: BackendStatus;
-  expiring: boolean;
-  misses: number;
-}
-
 type Endpoint = 'create' | 'status' | 'getLogs' | 'delete' | 'pinglink';
 /** What the Virtual Kubelet sends first, then what the document says. */
 const METHODS: Record<Endpoint, string[]> = {
@@ -141,7 +124,7 @@ async function readBody(res: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-export class InterlinkDriver extends EventEmitter<DriverEvents> implements Driver {
+export class InterlinkDriver extends PollingDriver<PolledSession> {
   readonly kind = 'interlink' as const;
   readonly stats: InterlinkCallStats = {
     create: 0,
@@ -151,26 +134,16 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
     pinglink: 0,
     polls: 0
   };
-  private readonly sessions = new Map<string, IlSession>();
   private readonly base: string;
-  private readonly interval: number;
   private readonly stateDir: string;
   private readonly timeoutMs: number;
   private readonly method = new Map<Endpoint, string>();
-  private timer?: NodeJS.Timeout;
-  private polling?: Promise<void>;
-  private closed = false;
-  private lastHealth?: string;
 
-  constructor(
-    readonly site: SiteConfig,
-    options: InterlinkDriverOptions = {}
-  ) {
-    super();
+  constructor(site: SiteConfig, options: InterlinkDriverOptions = {}) {
     if (!site.interlink?.url)
       throw new DriverError('Invalid', `site "${site.id}": interlink.url is required`);
+    super(site, options.pollIntervalMs ?? 2000);
     this.base = site.interlink.url.replace(/\/+$/, '');
-    this.interval = options.pollIntervalMs ?? 2000;
     this.stateDir = options.stateDir ?? join(tmpdir(), 'interlink-api', site.id);
     this.timeoutMs = options.requestTimeoutMs ?? 30000;
   }
@@ -247,40 +220,22 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
     }
   }
 
-  async start(): Promise<ObservedPod[]> {
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
-    for (const file of await readdir(this.stateDir)) {
-      if (!file.endsWith('.json')) continue;
-      const id = file.slice(0, -5);
-      if (this.sessions.has(id)) continue;
-      try {
-        const pod = JSON.parse(await readFile(join(this.stateDir, file), 'utf8')) as V1Pod;
-        this.sessions.set(id, {
-          id,
-          pod,
-          status: { phase: 'pending', backendId: pod.metadata?.name },
-          expiring: false,
-          misses: 2
-        });
-      } catch {
-        // unreadable: not ours to adopt
-      }
-    }
-    await this.poll();
-    this.schedule();
-    return [...this.sessions.values()].map(s => ({
-      sessionId: s.id,
-      pod: s.pod,
-      status: { ...s.status }
+  /** The pods earlier runs submitted: interLink has no list call, so each is kept in a file. */
+  protected async readSaved(): Promise<Omit<PolledSession, 'misses' | 'expiring'>[]> {
+    // an unreadable file is not ours to adopt
+    const saved = await readSavedJson<V1Pod>(this.stateDir, file => {
+      if (!file.endsWith('.json')) throw new Error('not a saved pod');
+      return join(this.stateDir, file);
+    });
+    return saved.map(({ entry, saved: pod }) => ({
+      id: entry.slice(0, -5),
+      pod,
+      status: { phase: 'pending', backendId: pod.metadata?.name }
     }));
   }
 
   async create(bundle: PodBundle): Promise<{ backendId: string }> {
-    if (this.closed) throw new DriverError('Unavailable', 'driver is closed');
-    const id = sessionIdOf(bundle.pod);
-    const existing = this.sessions.get(id);
-    if (existing && existing.status.phase !== 'gone')
-      throw new DriverError('AlreadyExists', `session ${id} already exists`);
+    const id = this.sessions.claim(bundle.pod, this.closed);
     const namespace = this.site.namespace ?? 'default';
     // interLink follows pods by UID, which an API server would have given
     const pod: V1Pod = structuredClone(bundle.pod);
@@ -300,16 +255,14 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
     const backendId = answer?.PodJID || pod.metadata.name!;
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     await writeFile(join(this.stateDir, `${id}.json`), JSON.stringify(pod), { mode: 0o600 });
-    const s: IlSession = {
+    const s: PolledSession = {
       id,
       pod,
       status: { phase: 'pending', backendId },
       expiring: false,
       misses: 0
     };
-    this.sessions.set(id, s);
-    this.emit('update', id, { ...s.status });
-    this.schedule();
+    this.track(s);
     return { backendId };
   }
 
@@ -330,8 +283,7 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
   }
 
   async logs(sessionId: string, options: LogOptions = {}): Promise<Readable> {
-    const s = this.sessions.get(sessionId);
-    if (!s) throw new DriverError('NotFound', `no session ${sessionId} on site ${this.site.id}`);
+    const s = this.sessions.require(sessionId);
     const md = s.pod.metadata!;
     const res = await this.call(
       'getLogs',
@@ -376,38 +328,8 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
     }
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.polling;
-  }
-
-  sessionIds(): string[] {
-    return [...this.sessions.keys()];
-  }
-
-  private schedule(): void {
-    if (this.closed || this.timer) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.poll().finally(() => {
-        if ([...this.sessions.values()].some(s => !FINAL.has(s.status.phase))) this.schedule();
-      });
-    }, this.interval);
-  }
-
-  private poll(): Promise<void> {
-    this.polling ??= this.pollOnce().finally(() => {
-      this.polling = undefined;
-    });
-    return this.polling;
-  }
-
   /** One /status call with every live pod of the site. */
-  private async pollOnce(): Promise<void> {
-    const live = [...this.sessions.values()].filter(s => !FINAL.has(s.status.phase));
-    if (live.length === 0) return;
+  protected async pollRound(live: PolledSession[]): Promise<void> {
     this.stats.polls++;
     let answer: InterlinkPodStatus[] | null;
     try {
@@ -416,58 +338,29 @@ export class InterlinkDriver extends EventEmitter<DriverEvents> implements Drive
         live.map(s => s.pod)
       );
     } catch (err) {
-      this.reportHealth({
+      this.healthReport.report({
         status: 'degraded',
         message: (err as Error).message,
         checkedAt: new Date().toISOString()
       });
       return;
     }
-    this.reportHealth({ status: 'ok', checkedAt: new Date().toISOString() });
+    this.healthReport.report({ status: 'ok', checkedAt: new Date().toISOString() });
     const byUid = new Map((answer ?? []).map(ps => [ps.UID, ps]));
     for (const s of live) {
       const ps = byUid.get(s.pod.metadata!.uid);
       if (!ps) {
-        if (++s.misses >= 3)
-          this.setStatus(s, {
-            ...s.status,
-            phase: 'failed',
-            reason: `interLink no longer knows pod ${s.pod.metadata!.name}`
-          });
+        this.lost(s, `interLink no longer knows pod ${s.pod.metadata!.name}`);
         continue;
       }
-      s.misses = 0;
-      let status = interlinkToStatus(ps, s.pod.metadata!.name, memoryLimitOf(s.pod));
-      if (s.expiring && FINAL.has(status.phase))
-        status = { ...status, phase: 'failed', reason: 'DeadlineExceeded', expired: true };
-      this.setStatus(s, status);
-      if (status.phase === 'running') await this.enforceDeadline(s);
+      const status = interlinkToStatus(ps, s.pod.metadata!.name, memoryLimitOf(s.pod));
+      // a deleted pod ends however interLink reports it
+      await this.observe(s, status, isFinal(status.phase));
     }
   }
 
-  /** activeDeadlineSeconds, which a remote batch system only knows to the minute. */
-  private async enforceDeadline(s: IlSession): Promise<void> {
-    const ads = s.pod.spec?.activeDeadlineSeconds;
-    if (!ads || s.expiring || !s.status.startedAt) return;
-    if (Date.now() - Date.parse(s.status.startedAt) < ads * 1000) return;
-    s.expiring = true;
+  protected async cancel(s: PolledSession): Promise<void> {
     const res = await this.call('delete', s.pod).catch(() => undefined);
     res?.resume();
-    this.setStatus(s, { ...s.status, phase: 'failed', reason: 'DeadlineExceeded', expired: true });
-  }
-
-  private reportHealth(h: SiteHealth): void {
-    const key = `${h.status}:${h.message ?? ''}`;
-    if (key === this.lastHealth) return;
-    const first = this.lastHealth === undefined;
-    this.lastHealth = key;
-    if (!first || h.status !== 'ok') this.emit('health', h);
-  }
-
-  private setStatus(s: IlSession, status: BackendStatus): void {
-    if (FINAL.has(s.status.phase) && status.phase !== 'gone') return;
-    if (JSON.stringify(status) === JSON.stringify(s.status)) return;
-    s.status = status;
-    this.emit('update', s.id, { ...status });
   }
 }

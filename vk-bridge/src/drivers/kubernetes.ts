@@ -15,7 +15,8 @@ import {
   type V1Pod
 } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
-import { DriverError, sessionIdOf } from '../errors.js';
+import { DriverError } from '../errors.js';
+import { createPreamble } from './core.js';
 import { AGENT_CONTAINER, GPU_RESOURCE, labelValue, memoryLimitOf } from '../pod.js';
 import { lastLine, outOfMemoryReason, withLogLine } from '../reasons.js';
 import {
@@ -258,30 +259,9 @@ export class KubernetesDriver extends EventEmitter<DriverEvents> implements Driv
   }
 
   async create(bundle: PodBundle): Promise<{ backendId: string }> {
-    if (this.closed) throw new DriverError('Unavailable', 'driver is closed');
-    sessionIdOf(bundle.pod);
+    createPreamble(bundle.pod, this.closed);
     const namespace = this.namespace;
-    for (const secret of bundle.secrets) {
-      const body = { ...secret, metadata: { ...secret.metadata, namespace } };
-      try {
-        await this.core.createNamespacedSecret({ namespace, body });
-      } catch (err) {
-        // left over by an interrupted create: this launch's secret wins
-        if (httpCode(err) !== 409)
-          throw new DriverError('Backend', `creating secret: ${describe(err)}`, { cause: err });
-        await this.core.replaceNamespacedSecret({ name: secret.metadata!.name!, namespace, body });
-      }
-    }
-    for (const cm of bundle.configMaps) {
-      const body = { ...cm, metadata: { ...cm.metadata, namespace } };
-      try {
-        await this.core.createNamespacedConfigMap({ namespace, body });
-      } catch (err) {
-        if (httpCode(err) !== 409)
-          throw new DriverError('Backend', `creating config map: ${describe(err)}`, { cause: err });
-        await this.core.replaceNamespacedConfigMap({ name: cm.metadata!.name!, namespace, body });
-      }
-    }
+    await this.createMounted(bundle, namespace);
     try {
       const pod = await this.core.createNamespacedPod({
         namespace,
@@ -294,6 +274,31 @@ export class KubernetesDriver extends EventEmitter<DriverEvents> implements Driv
           cause: err
         });
       throw new DriverError('Backend', `creating pod: ${describe(err)}`, { cause: err });
+    }
+  }
+
+  /** The Secrets and ConfigMaps a pod mounts; one left over by an interrupted create is replaced: this launch's wins. */
+  private async createMounted(bundle: PodBundle, namespace: string): Promise<void> {
+    const objects = [
+      ...bundle.secrets.map(o => ({ secret: true, o })),
+      ...bundle.configMaps.map(o => ({ secret: false, o }))
+    ];
+    for (const { secret, o } of objects) {
+      const body = { ...o, metadata: { ...o.metadata, namespace } };
+      const name = o.metadata!.name!;
+      try {
+        await (secret
+          ? this.core.createNamespacedSecret({ namespace, body })
+          : this.core.createNamespacedConfigMap({ namespace, body }));
+      } catch (err) {
+        if (httpCode(err) !== 409) {
+          const what = secret ? 'secret' : 'config map';
+          throw new DriverError('Backend', `creating ${what}: ${describe(err)}`, { cause: err });
+        }
+        await (secret
+          ? this.core.replaceNamespacedSecret({ name, namespace, body })
+          : this.core.replaceNamespacedConfigMap({ name, namespace, body }));
+      }
     }
   }
 

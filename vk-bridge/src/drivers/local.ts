@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import {
   accessSync,
   closeSync,
@@ -14,15 +13,14 @@ import {
   openSync,
   statSync
 } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { V1Container } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
-import { DriverError, sessionIdOf } from '../errors.js';
-import { fileLogStream } from '../logfile.js';
+import { DriverError } from '../errors.js';
 import {
   containerArgv,
   containerEnv,
@@ -33,15 +31,8 @@ import {
 } from '../podfiles.js';
 import { findProcesses, isAlive, readStat, terminateAll } from '../procs.js';
 import { lastLine, readLogTail, secretValues, withLogLine } from '../reasons.js';
-import type {
-  BackendStatus,
-  Driver,
-  DriverEvents,
-  LogOptions,
-  ObservedPod,
-  PodBundle,
-  SiteConfig
-} from '../types.js';
+import type { BackendStatus, LogOptions, ObservedPod, PodBundle, SiteConfig } from '../types.js';
+import { deadlineExceeded, isFinal, readJson, readStateFolder, TableDriver } from './core.js';
 
 export interface LocalDriverOptions {
   /** Where per-session directories live; default `<tmp>/interlink-local/<site id>`. */
@@ -95,8 +86,6 @@ const DEFAULT_INHERIT = [
 /** Every process of a session carries this in its environment; found again even when reparented. */
 export const LOCAL_TAG_ENV = 'INTERLINK_LOCAL_TAG';
 
-const FINAL = new Set(['succeeded', 'failed', 'gone']);
-
 interface LocalSession {
   id: string;
   bundle: PodBundle;
@@ -130,20 +119,18 @@ function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number 
   return 128 + (n ?? 0);
 }
 
-export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
+export class LocalDriver extends TableDriver<LocalSession> {
   readonly kind = 'local' as const;
-  private readonly sessions = new Map<string, LocalSession>();
   private readonly stateDir: string;
   private readonly graceMs: number;
   private readonly isolation: 'none' | 'bubblewrap';
   private readonly bwrap: string | null;
-  private closed = false;
 
   constructor(
-    readonly site: SiteConfig,
+    site: SiteConfig,
     private readonly options: LocalDriverOptions = {}
   ) {
-    super();
+    super(site);
     this.stateDir = options.stateDir ?? join(tmpdir(), 'interlink-local', site.id);
     this.graceMs = options.killGraceMs ?? 3000;
     this.isolation = options.isolation ?? site.local?.isolation ?? 'none';
@@ -156,20 +143,22 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
    * exit code their wrapper recorded. A session caught during its init containers is stopped.
    */
   async start(): Promise<ObservedPod[]> {
-    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     const observed: ObservedPod[] = [];
-    for (const name of await readdir(this.stateDir)) {
+    // a directory without both files is left over from a create that did not finish
+    const found = await readStateFolder(
+      this.stateDir,
+      async name => ({
+        state: await readJson<SavedState>(join(this.stateDir, name, 'state.json')),
+        pod: await readJson<PodBundle['pod']>(join(this.stateDir, name, 'pod.json'))
+      }),
+      name => rm(join(this.stateDir, name), { recursive: true, force: true })
+    );
+    for (const {
+      entry: name,
+      saved: { state, pod }
+    } of found) {
       if (this.sessions.has(name)) continue;
       const dir = join(this.stateDir, name);
-      let state: SavedState;
-      let pod: PodBundle['pod'];
-      try {
-        state = JSON.parse(await readFile(join(dir, 'state.json'), 'utf8')) as SavedState;
-        pod = JSON.parse(await readFile(join(dir, 'pod.json'), 'utf8')) as PodBundle['pod'];
-      } catch {
-        await rm(dir, { recursive: true, force: true });
-        continue;
-      }
       const s: LocalSession = {
         id: name,
         bundle: { pod, secrets: [], configMaps: [] },
@@ -186,7 +175,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
         phase: state.phase,
         startedAt: state.startedAt
       };
-      this.sessions.set(name, s);
+      this.sessions.adopt(s);
       const mains = s.containers.filter(c => !c.init);
       if (state.phase === 'running' && mains.length > 0) {
         s.status.backendId = String(mains[0].pid);
@@ -211,17 +200,12 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
   }
 
   async create(bundle: PodBundle): Promise<{ backendId: string }> {
-    if (this.closed) throw new DriverError('Unavailable', 'driver is closed');
+    const id = this.sessions.claim(bundle.pod, this.closed);
     if (this.isolation === 'bubblewrap' && !this.bwrap) {
       throw new DriverError(
         'Unavailable',
         `site "${this.site.id}" asks for bubblewrap isolation but bwrap is not installed`
       );
-    }
-    const id = sessionIdOf(bundle.pod);
-    const existing = this.sessions.get(id);
-    if (existing && existing.status.phase !== 'gone') {
-      throw new DriverError('AlreadyExists', `session ${id} already exists`);
     }
     const dir = join(this.stateDir, id);
     await rm(dir, { recursive: true, force: true });
@@ -250,8 +234,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
       throw err;
     }
     await this.saveState(s);
-    this.sessions.set(id, s);
-    this.emit('update', id, { ...s.status });
+    this.sessions.add(s);
     s.run = this.run(s).catch(err => {
       return this.finish(s, {
         phase: 'failed',
@@ -269,19 +252,12 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     await terminateAll(s, this.graceMs);
     await s.run;
     await rm(join(s.dir, 'volumes'), { recursive: true, force: true });
-    this.setStatus(s, { ...s.status, phase: 'gone' });
+    this.sessions.setStatus(s, { ...s.status, phase: 'gone' });
   }
 
   async logs(sessionId: string, options: LogOptions = {}): Promise<Readable> {
-    const s = this.sessions.get(sessionId);
-    if (!s) throw new DriverError('NotFound', `no session ${sessionId} on site ${this.site.id}`);
-    return fileLogStream(s.logPath, {
-      tail: options.tail,
-      follow: options.follow,
-      signal: options.signal,
-      // a closed driver follows nothing: its readers end too
-      isDone: () => FINAL.has(s.status.phase) || this.closed
-    });
+    const s = this.sessions.require(sessionId);
+    return this.logFile(s, s.logPath, options);
   }
 
   async health(): Promise<SiteHealth> {
@@ -300,14 +276,14 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     this.closed = true;
     if (this.options.keepOnClose) {
       // stop following, leave them running: the next start() re-adopts them
-      for (const s of this.sessions.values()) {
+      for (const s of this.sessions.all()) {
         if (s.deadline) clearTimeout(s.deadline);
         for (const c of s.children) c.unref();
       }
       this.sessions.clear();
       return;
     }
-    await Promise.all([...this.sessions.keys()].map(id => this.delete(id)));
+    await Promise.all(this.sessions.ids().map(id => this.delete(id)));
     await rm(this.stateDir, { recursive: true, force: true });
     this.sessions.clear();
   }
@@ -329,19 +305,13 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     await writeFile(join(s.dir, 'state.json'), JSON.stringify(state), { mode: 0o600 });
   }
 
-  private setStatus(s: LocalSession, status: BackendStatus): void {
-    if (JSON.stringify(status) === JSON.stringify(s.status)) return;
-    s.status = status;
-    this.emit('update', s.id, { ...status });
-  }
-
   /** The final word on a session, once; `gone` (deletion) only from delete(). Secrets go first. */
   private async finish(s: LocalSession, status: BackendStatus): Promise<void> {
     if (s.deadline) clearTimeout(s.deadline);
-    if (FINAL.has(s.status.phase) || s.deleted) return;
+    if (isFinal(s.status.phase) || s.deleted) return;
     await rm(join(s.dir, 'volumes'), { recursive: true, force: true });
-    if (FINAL.has(s.status.phase) || s.deleted) return;
-    this.setStatus(s, { ...s.status, ...status });
+    if (isFinal(s.status.phase) || s.deleted) return;
+    this.sessions.setStatus(s, { ...s.status, ...status });
   }
 
   private envOf(s: LocalSession, c: V1Container, mounts: Mount[]): Record<string, string> {
@@ -495,10 +465,6 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     );
   }
 
-  private expiredStatus(s: LocalSession): BackendStatus {
-    return { ...s.status, phase: 'failed', reason: 'DeadlineExceeded', expired: true };
-  }
-
   private async run(s: LocalSession): Promise<void> {
     const spec = s.bundle.pod.spec!;
     s.startedAt = new Date().toISOString();
@@ -521,7 +487,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
       }
     }
     if (ended()) {
-      if (s.expired) await this.finish(s, this.expiredStatus(s));
+      if (s.expired) await this.finish(s, deadlineExceeded(s.status));
       return;
     }
     s.phase = 'running';
@@ -529,7 +495,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     for (const c of spec.containers) started.push(await this.startContainer(s, c, false));
     await this.saveState(s);
     const pid = started.find(x => x.pid !== undefined)?.pid;
-    this.setStatus(s, {
+    this.sessions.setStatus(s, {
       ...s.status,
       phase: 'running',
       startedAt: s.startedAt,
@@ -549,7 +515,7 @@ export class LocalDriver extends EventEmitter<DriverEvents> implements Driver {
     if (this.closed && this.options.keepOnClose) return;
     // the container is over: like a runtime, stop whatever it left running
     await terminateAll(s, this.graceMs);
-    if (s.expired) return this.finish(s, this.expiredStatus(s));
+    if (s.expired) return this.finish(s, deadlineExceeded(s.status));
     const containers = s.bundle.pod.spec!.containers;
     const failedAt = codes.findIndex(c => c !== 0);
     if (failedAt < 0) return this.finish(s, { phase: 'succeeded', exitCode: 0 });

@@ -6,7 +6,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mapSlurmState, parseSinfo, parseSqueue, renderJobScript, SlurmDriver } from './slurm.js';
+import { SlurmDriver } from './slurm.js';
+import { renderJobScript } from './slurm-script.js';
+import { mapSlurmState, parseSinfo, parseSqueue } from './slurm-states.js';
 import { buildPod } from '../pod.js';
 import {
   launch,

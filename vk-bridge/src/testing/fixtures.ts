@@ -1,6 +1,12 @@
 /** Helpers shared by the driver tests: launches, and waiting for a session's status. */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import {
+  AGENT_ENV,
+  agentEnvironment,
+  DEFAULT_BASE_PATH,
+  sessionPath
+} from '@jupyterlab-interlink/contract';
 import { buildPod } from '../pod.js';
 import type { BackendStatus, Driver, LaunchSpec, PodBundle, SiteConfig } from '../types.js';
 
@@ -36,22 +42,37 @@ export function launch(
 ): { spec: LaunchSpec; bundle: PodBundle; secret: string } {
   const secret = randomBytes(16).toString('hex');
   const sessionId = extra.sessionId ?? newSessionId();
-  const spec: LaunchSpec = {
+  const base = {
     sessionId,
     site,
     profile: site.profiles[0],
     user: { name: 'alice', groups: ['users'] },
-    type: 'kernel',
+    type: 'kernel' as const,
     walltime: 600,
     createdAt: new Date().toISOString(),
-    agent: {
-      tunnelUrl: 'ws://127.0.0.1:1/interlink/tunnel',
+    ...extra
+  };
+  const spec: LaunchSpec = {
+    ...base,
+    agent: extra.agent ?? {
+      command,
+      env: agentEnvironment({
+        sessionId,
+        type: base.type,
+        tunnelUrl: 'ws://127.0.0.1:1/interlink/tunnel',
+        baseUrl: sessionPath(DEFAULT_BASE_PATH, sessionId),
+        site: base.site.id,
+        profile: base.profile.id,
+        walltime: base.walltime,
+        user: base.user.name,
+        groups: base.user.groups ?? [],
+        path: base.path,
+        command: base.command
+      }),
       secret,
       secretHash: createHash('sha256').update(secret).digest('hex'),
-      baseUrl: `/interlink/sessions/${sessionId}/`,
-      command
-    },
-    ...extra
+      secretFileEnv: AGENT_ENV.secretFile
+    }
   };
   return { spec, bundle: buildPod(spec), secret };
 }

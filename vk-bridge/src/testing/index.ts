@@ -6,3 +6,4 @@
 export { FakeApiServer, type FakeKubelet } from './fake-apiserver.js';
 export { LocalKubelet } from './local-kubelet.js';
 export { leonardoOnFakeApi, terminatedAgent } from './kubernetes-site.js';
+export { launch, testSite } from './fixtures.js';

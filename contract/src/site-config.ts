@@ -1,0 +1,159 @@
+/**
+ * The site file: what an administrator declares about each site and its profiles, as schemas
+ * (the proxy server and the bridge read sites through these types; the loader checks files
+ * against them). A field's `invalid` option is what a person is told when it is wrong.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { MemoryQuantity, SiteKind } from './index.js';
+
+const ID_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const Text = (invalid = 'must be a string') => Type.String({ invalid });
+const Strings = (invalid: string) => Type.Array(Type.String(), { invalid });
+const Mapping = <T extends Parameters<typeof Type.Object>[0]>(properties: T) =>
+  Type.Object(properties, { invalid: 'must be a mapping' });
+/** Walltimes in a site file: seconds (the loader turns `8h`, `4:00:00` into seconds first). */
+const Seconds = Type.Number({ minimum: 60, invalid: 'must be a number of seconds ≥ 60' });
+
+/** Which vk-bridge driver places a site's pods. */
+export const DRIVERS = ['kubernetes', 'interlink', 'local', 'slurm'] as const;
+export const DriverName = Type.Union(
+  DRIVERS.map(d => Type.Literal(d)),
+  { invalid: `unknown driver $value; known: ${DRIVERS.join(', ')}` }
+);
+export type DriverName = Static<typeof DriverName>;
+
+export const ProfileConfig = Type.Object({
+  id: Type.String({ pattern: ID_PATTERN, invalid: 'must be lowercase letters, digits and -' }),
+  displayName: Type.String({ minLength: 1, invalid: 'is required' }),
+  description: Type.Optional(Text()),
+  resources: Type.Object(
+    {
+      cpu: Type.Number({ exclusiveMinimum: 0, invalid: 'must be a number > 0' }),
+      memory: Type.String({
+        pattern: MemoryQuantity.pattern,
+        invalid: 'must be a quantity like 512Mi or 16Gi'
+      }),
+      gpu: Type.Integer({ minimum: 0, invalid: 'must be a whole number ≥ 0' }),
+      gpuType: Type.Optional(Text())
+    },
+    { invalid: 'is required: {cpu, memory, gpu}' }
+  ),
+  /** seconds */
+  maxWalltime: Seconds,
+  /** seconds */
+  defaultWalltime: Type.Optional(Seconds),
+  /** Extra `#SBATCH` flags for this profile, e.g. `--qos=boost_qos_dbg`. */
+  slurmFlags: Type.Optional(Strings('must be a list of strings, e.g. ["--qos=normal"]')),
+  /** Overrides the site's partition. */
+  partition: Type.Optional(Text())
+});
+export type ProfileConfig = Static<typeof ProfileConfig>;
+
+export const SiteConfig = Type.Object({
+  id: Type.String({
+    pattern: ID_PATTERN,
+    maxLength: 40,
+    invalid: 'must be lowercase letters, digits and -, at most 40 characters'
+  }),
+  displayName: Type.String({ minLength: 1, invalid: 'is required' }),
+  kind: Type.Union(SiteKind.anyOf, {
+    invalid: `must be one of ${SiteKind.anyOf.map(k => k.const).join(', ')} (got $value)`
+  }),
+  description: Type.Optional(Text()),
+  driver: DriverName,
+  /** seconds; caps every profile */
+  maxWalltime: Type.Optional(Seconds),
+  /** The interLink virtual node: nodeSelector labels, e.g. {'kubernetes.io/hostname': 'leonardo-vk'}. */
+  nodeSelector: Type.Optional(
+    Type.Record(Type.String(), Text('values must be strings'), { invalid: 'must be a mapping' })
+  ),
+  namespace: Type.Optional(Text()),
+  /** Container image of the agent (the Jupyter server + tunnel agent) on the remote side. */
+  image: Type.Optional(Text()),
+  /** Slurm: partition, account, extra flags (become `slurm-job.vk.io/flags`), pre-exec. */
+  slurm: Type.Optional(
+    Mapping({
+      partition: Type.Optional(Text()),
+      account: Type.Optional(Text()),
+      flags: Type.Optional(Strings('must be a list of strings, e.g. ["--qos=normal"]')),
+      preExec: Type.Optional(Text()),
+      /** slurm driver: SLURM_CONF for sbatch/squeue/scancel (default: Slurm's own lookup). */
+      conf: Type.Optional(Text()),
+      /** slurm driver: where job scripts, secrets and output live; must be visible to compute nodes. */
+      workDir: Type.Optional(Text())
+    })
+  ),
+  /** interlink driver: the interLink API's URL and a file holding the bearer token. */
+  interlink: Type.Optional(
+    Mapping({
+      url: Type.String({
+        pattern: '^https?://',
+        invalid: 'is required for the interlink driver (http(s) URL of the interLink API)'
+      }),
+      tokenFile: Type.Optional(Text()),
+      token: Type.Optional(Text())
+    })
+  ),
+  /** kubernetes driver: kubeconfig path (default: in-cluster, then ~/.kube/config). */
+  kubernetes: Type.Optional(
+    Mapping({ kubeconfig: Type.Optional(Text()), context: Type.Optional(Text()) })
+  ),
+  /** The agent's argv inside this site's jobs (default: `interlink-agent` from the image). */
+  agentCommand: Type.Optional(
+    Type.Array(Type.String(), {
+      minItems: 1,
+      invalid: 'must be a non-empty list of strings (the argv of the agent)'
+    })
+  ),
+  /** local driver: optional bubblewrap isolation (off by default) and the default working directory. */
+  local: Type.Optional(
+    Mapping({
+      isolation: Type.Optional(
+        Type.Union([Type.Literal('none'), Type.Literal('bubblewrap')], {
+          invalid: 'must be none or bubblewrap'
+        })
+      ),
+      workingDir: Type.Optional(Text())
+    })
+  ),
+  /** Per-user limit of live sessions on this site. */
+  maxSessionsPerUser: Type.Optional(Type.Number()),
+  profiles: Type.Array(ProfileConfig, {
+    minItems: 1,
+    invalid: 'at least one profile is required'
+  })
+});
+export type SiteConfig = Static<typeof SiteConfig>;
+
+/** One problem of a value against a schema: the path of the field (keys and indexes) and what is wrong. */
+export interface SchemaProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Every field of `value` that `schema` refuses, once per field, each with the schema's `invalid`
+ * text (with `$value` as what was given) or else what TypeBox says.
+ */
+export function schemaProblems(schema: TSchema, value: unknown): SchemaProblem[] {
+  const seen = new Set<string>();
+  const problems: SchemaProblem[] = [];
+  for (const error of Value.Errors(schema, value)) {
+    if (seen.has(error.path)) continue;
+    seen.add(error.path);
+    const path = error.path
+      .split('/')
+      .slice(1)
+      .map(k => k.replace(/~1/g, '/').replace(/~0/g, '~'))
+      .map(k => (/^\d+$/.test(k) ? Number(k) : k));
+    const invalid = (error.schema as { invalid?: string }).invalid;
+    const message = invalid
+      ? invalid.replace('$value', JSON.stringify(error.value))
+      : error.value === undefined
+        ? 'is required'
+        : error.message;
+    problems.push({ path, message });
+  }
+  return problems;
+}
