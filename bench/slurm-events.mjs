@@ -66,17 +66,20 @@ const browser = await chromium.launch({
     '--no-first-run'
   ]
 });
-const page = await browser.newPage();
+// Signed in as a browser is once it opened the printed URL: the API takes no ?token=.
+const context = await browser.newContext();
+await context.addCookies([{ name: 'interlink-token', value: token, url: server.url }]);
+const page = await context.newPage();
 await page.goto(`${server.url}/interlink/healthz`);
-await page.evaluate(t => {
+await page.evaluate(() => {
   window.seen = {};
-  const source = new EventSource(`/interlink/api/events?token=${t}`);
+  const source = new EventSource('/interlink/api/events');
   source.addEventListener('session', e => {
     const at = performance.timeOrigin + performance.now();
     const s = JSON.parse(e.data);
     if (s.state === 'failed' && !window.seen[s.id]) window.seen[s.id] = at;
   });
-}, token);
+});
 
 // the proxy's own event, in this process: splits backend → proxy from proxy → browser
 const atProxy = new Map();

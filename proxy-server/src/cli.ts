@@ -24,6 +24,7 @@ import { TokenAuthenticator, type Authenticator } from './auth.js';
 import { HubAuthenticator } from './hub-auth.js';
 import { createLogger } from './logging.js';
 import { startProxyServer } from './index.js';
+import { readTokenFile } from './token-file.js';
 
 const HELP = `Usage: interlink-proxy [options]
 
@@ -31,7 +32,10 @@ const HELP = `Usage: interlink-proxy [options]
   --host ADDR       address to listen on (default 127.0.0.1)
   --sites FILE      YAML file declaring the sites (also INTERLINK_SITES; or the sites as JSON
                     in INTERLINK_SITES_JSON; default: the embedded "local" site)
-  --token TOKEN     standalone token (default: random; also INTERLINK_TOKEN)
+  --token TOKEN     standalone token (default: random; also INTERLINK_TOKEN); on a command
+                    line every local user sees it: prefer INTERLINK_TOKEN or --token-file
+  --token-file F    read the standalone token from F, a file only you may read (chmod 600;
+                    also INTERLINK_TOKEN_FILE)
   --no-lab          do not start JupyterLab (API, tunnel and reverse proxy only)
   --upstream URL    front an already running Jupyter server instead of starting one
   --tunnel-url URL  how agents in remote jobs reach this server (wss://…/tunnel)
@@ -49,6 +53,7 @@ async function main(): Promise<void> {
       host: { type: 'string', default: process.env.INTERLINK_HOST ?? '127.0.0.1' },
       sites: { type: 'string', default: process.env.INTERLINK_SITES },
       token: { type: 'string', default: process.env.INTERLINK_TOKEN },
+      'token-file': { type: 'string', default: process.env.INTERLINK_TOKEN_FILE },
       'no-lab': { type: 'boolean', default: false },
       upstream: { type: 'string' },
       'tunnel-url': { type: 'string', default: process.env.INTERLINK_PUBLIC_TUNNEL_URL },
@@ -71,7 +76,11 @@ async function main(): Promise<void> {
   let host = values.host as string;
   let lab: ChildProcess | undefined;
   let upstream = values.upstream;
-  const token = values.token ?? randomBytes(24).toString('hex');
+  const tokenFile = values['token-file'];
+  const token =
+    values.token ??
+    (tokenFile ? readTokenFile(tokenFile) : undefined) ??
+    randomBytes(24).toString('hex');
 
   if (hub) {
     const hubAuth = HubAuthenticator.fromEnvironment(logger);
@@ -104,9 +113,11 @@ async function main(): Promise<void> {
     logger
   });
   if (!hub) {
-    const where = values['no-lab'] && !upstream ? `${basePath}/api/sites` : '/lab';
+    // The API takes no token in its URL (query-token.ts): scripts send it as a header.
     process.stdout.write(
-      `\n    jupyterlab-interlink is running: ${running.url}${where}?token=${token}\n\n`
+      values['no-lab'] && !upstream
+        ? `\n    jupyterlab-interlink is running: curl -H 'Authorization: token ${token}' ${running.url}${basePath}/api/sites\n\n`
+        : `\n    jupyterlab-interlink is running: ${running.url}/lab?token=${token}\n\n`
     );
   }
 

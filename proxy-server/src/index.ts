@@ -15,6 +15,7 @@ import {
   type SiteConfig
 } from '@jupyterlab-interlink/vk-bridge';
 import type { Authenticator } from './auth.js';
+import { createHostPolicy, hostOptionsFromEnvironment, type HostOptions } from './hosts.js';
 import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createProxyHttpServer } from './server.js';
@@ -46,6 +47,13 @@ export interface StartOptions {
    */
   stateDir?: string;
   allowedOrigins?: string[];
+  /** Host names this server answers to besides loopback (DNS rebinding); default from the environment. */
+  hosts?: HostOptions;
+  /**
+   * Sites whose remote server's own UI may run with this server's origin (no CSP sandbox); default
+   * from INTERLINK_TRUSTED_REMOTE_UI (comma-separated site ids).
+   */
+  trustedRemoteUi?: string[];
   /**
    * Where sessions of local sites start unless the site names a folder: standalone, JupyterLab's
    * root, so a kernel or a job on "this machine" sees the files the user sees.
@@ -103,6 +111,9 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     logger,
     registry: metrics.registry
   });
+  const hostOptions = options.hosts ?? hostOptionsFromEnvironment();
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const trustedRemoteUi = trustedSites(options.trustedRemoteUi, options.sites);
   const server = createProxyHttpServer({
     basePath,
     auth: options.auth,
@@ -111,7 +122,17 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     metrics,
     logger,
     upstream: options.upstream,
-    allowedOrigins: options.allowedOrigins
+    allowedOrigins: options.allowedOrigins,
+    // Browsers may also come by the name agents are told, and by the address listened on.
+    hosts: createHostPolicy({
+      ...hostOptions,
+      hostnames: [
+        ...(hostOptions.hostnames ?? []),
+        ...(options.tunnelUrl ? [options.tunnelUrl] : []),
+        ...(wildcard ? [] : [host])
+      ]
+    }),
+    trustedRemoteUi: site => trustedRemoteUi.has(site)
   });
   sessions.onEnded = id => tunnels.revoke(id);
   tunnels.on('up', id => sessions.onTunnel(id, true));
@@ -147,4 +168,19 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
       await sessions.close();
     }
   };
+}
+
+/** The sites named by the option or by INTERLINK_TRUSTED_REMOTE_UI, each checked to exist. */
+function trustedSites(listed: string[] | undefined, sites: SiteConfig[]): Set<string> {
+  const ids =
+    listed ?? (process.env.INTERLINK_TRUSTED_REMOTE_UI ?? '').split(',').map(s => s.trim());
+  const known = new Set(sites.map(s => s.id));
+  for (const id of ids.filter(Boolean)) {
+    if (!known.has(id)) {
+      throw new Error(
+        `INTERLINK_TRUSTED_REMOTE_UI: unknown site "${id}"; sites: ${[...known].join(', ')}`
+      );
+    }
+  }
+  return new Set(ids.filter(Boolean));
 }

@@ -17,6 +17,10 @@ import { ApiError, type SessionManager } from './sessions.js';
 import { recordSessionStates, type ServerMetrics } from './metrics.js';
 import type { Logger } from './logging.js';
 import type { TunnelHub } from './tunnel/hub.js';
+import { createHostPolicy, type HostPolicy } from './hosts.js';
+import { QUERY_TOKEN_REFUSED, queryTokenAccepted } from './query-token.js';
+import { guardRemoteResponse, isServiceWorkerScript } from './response-policy.js';
+import { routeName } from './route-names.js';
 
 export interface ProxyServerOptions {
   basePath: string;
@@ -29,6 +33,10 @@ export interface ProxyServerOptions {
   upstream?: string;
   /** Origins allowed to open WebSockets besides the request's own host. */
   allowedOrigins?: string[];
+  /** The Host names answered and how Origin is compared (default: loopback names only). */
+  hosts?: HostPolicy;
+  /** Sites whose remote server's own UI runs unsandboxed (response-policy.ts). */
+  trustedRemoteUi?: (siteId: string) => boolean;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -36,6 +44,8 @@ const SESSION_PATH = new RegExp(`^/sessions/(${SESSION_ID_SOURCE})(/.*)?$`);
 
 export function createProxyHttpServer(options: ProxyServerOptions): Server {
   const { basePath, auth, sessions, tunnels, metrics, logger } = options;
+  const hosts = options.hosts ?? createHostPolicy();
+  const sameOrigin = (req: IncomingMessage) => hosts.sameOrigin(req, options.allowedOrigins);
   const front = options.upstream
     ? createProxyServer({ target: options.upstream, ws: true, xfwd: true })
     : undefined;
@@ -64,6 +74,16 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
   async function onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    if (path !== `${basePath}/healthz`) {
+      const wrongHost = hosts.refusal(req);
+      if (wrongHost) {
+        refuse(
+          path.startsWith(`${basePath}/`) ? routeName(path.slice(basePath.length)) : 'other',
+          'host_not_allowed'
+        );
+        return sendJson(res, 403, wrongHost);
+      }
+    }
     if (path !== basePath && !path.startsWith(`${basePath}/`)) {
       if (front) return void front.web(req, res);
       return sendJson(res, 404, { error: 'not_found', message: `nothing at ${path}` });
@@ -77,11 +97,11 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       refuse(routeName(rest), 'unauthenticated');
       return auth.challenge(req, res);
     }
-    if (
-      caller.via === 'cookie' &&
-      !isSafeMethod(req.method) &&
-      !sameOrigin(req, options.allowedOrigins)
-    ) {
+    if (caller.via === 'query' && !queryTokenAccepted(req, rest)) {
+      refuse(routeName(rest), 'token_in_url');
+      return sendJson(res, 401, QUERY_TOKEN_REFUSED);
+    }
+    if (caller.via === 'cookie' && !isSafeMethod(req.method) && !sameOrigin(req)) {
       refuse(routeName(rest), 'cross_origin');
       return sendJson(res, 403, {
         error: 'cross_origin',
@@ -224,6 +244,17 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
         message: 'this session belongs to another user'
       });
     }
+    if (isServiceWorkerScript(req)) {
+      refuse('sessions', 'service_worker');
+      return sendJson(res, 403, {
+        error: 'forbidden',
+        message: 'a remote server cannot install a service worker on this origin'
+      });
+    }
+    // A page load signed in by ?token= keeps the cookie, so the token need not stay in URLs.
+    const cookie = caller.via === 'query' ? auth.cookieFor?.(req) : null;
+    if (cookie) res.setHeader('set-cookie', cookie);
+    guardRemoteResponse(res, { trusted: options.trustedRemoteUi?.(sessions.get(caller, id).site) });
     if (!tunnels.isUp(id)) {
       const state = sessions.state(id);
       return sendJson(res, 503, {
@@ -236,6 +267,11 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
 
   async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    // Agents prove themselves with their session's secret, whatever name they dial.
+    if (path !== `${basePath}/tunnel` && hosts.refusal(req)) {
+      refuse(routeName(path.slice(basePath.length)), 'host_not_allowed');
+      return rejectUpgrade(socket, 403, 'Forbidden');
+    }
     if (path !== basePath && !path.startsWith(`${basePath}/`)) {
       if (front) return void front.ws(req, socket, head);
       return rejectUpgrade(socket, 404, 'Not Found');
@@ -245,7 +281,7 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
     const session = SESSION_PATH.exec(rest);
     if (!session) return rejectUpgrade(socket, 404, 'Not Found');
     const id = session[1];
-    if (!sameOrigin(req, options.allowedOrigins)) {
+    if (!sameOrigin(req)) {
       refuse('sessions_ws', 'cross_origin');
       return rejectUpgrade(socket, 403, 'Forbidden');
     }
@@ -293,35 +329,8 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
   return server;
 }
 
-function routeName(rest: string): string {
-  if (rest.startsWith('/sessions/')) return 'sessions';
-  if (rest.startsWith('/api/')) return 'api';
-  return rest.replace(/^\//, '') || 'root';
-}
-
 function isSafeMethod(method = 'GET'): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
-}
-
-/** Origin (or Referer) absent, or naming this very host or an allowed origin. */
-function sameOrigin(req: IncomingMessage, allowed: string[] = []): boolean {
-  const origin = req.headers.origin ?? refererOrigin(req.headers.referer);
-  if (!origin) return true;
-  if (allowed.includes(origin)) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
-}
-
-function refererOrigin(referer: string | undefined): string | undefined {
-  if (!referer) return undefined;
-  try {
-    return new URL(referer).origin;
-  } catch {
-    return 'invalid';
-  }
 }
 
 function rejectUpgrade(socket: Duplex, status: number, text: string): void {

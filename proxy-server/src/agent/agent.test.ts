@@ -293,6 +293,18 @@ describe('agent lifecycle', { timeout: 60_000 }, () => {
     await agent.waitFor(/the Jupyter server exited \(code 7\)/);
   });
 
+  it('refuses a plain ws:// tunnel URL to another host before starting anything', async () => {
+    const agent = startAgent({
+      ...envFor('life-plain'),
+      INTERLINK_TUNNEL_URL: 'ws://hub.example.org/interlink/tunnel'
+    });
+    assert.equal(await agent.exited, 2);
+    await agent.waitFor(
+      /INTERLINK_TUNNEL_URL: the tunnel URL is plain ws:\/\/ to hub\.example\.org.*in clear/
+    );
+    assert.ok(!agent.output.some(l => /starting Jupyter server/.test(l)));
+  });
+
   it('refuses to start without its configuration, naming what is missing', async () => {
     const agent = startAgent({ INTERLINK_SESSION_ID: 'x' });
     assert.equal(await agent.exited, 2);

@@ -12,6 +12,7 @@ import {
 import { jobFromEnvironment, runJob } from './job.js';
 import { startJupyter, type JupyterServer } from './jupyter.js';
 import { TunnelAgent } from './tunnel-agent.js';
+import { tunnelUrlProblem } from './tunnel-url.js';
 
 const DEFAULT_COMMAND = ['/usr/bin/python3', '-m', 'jupyter_server'];
 
@@ -45,9 +46,8 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   } catch {
     throw new ConfigError(`${AGENT_ENV.tunnelUrl} is not a URL`);
   }
-  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-    throw new ConfigError(`${AGENT_ENV.tunnelUrl} must start with ws:// or wss://`);
-  }
+  const problem = tunnelUrlProblem(parsed);
+  if (problem) throw new ConfigError(`${AGENT_ENV.tunnelUrl}: ${problem}`);
   let secret: string | undefined;
   const secretFile = env[AGENT_ENV.secretFile];
   if (secretFile) {

@@ -87,7 +87,7 @@ describe('agent through an HTTP CONNECT proxy', { timeout: 30_000 }, () => {
     await new Promise<void>(resolve => proxy.listen(0, '127.0.0.1', resolve));
     const lines: string[] = [];
     const agent = new TunnelAgent({
-      url: 'ws://hub.invalid/interlink/tunnel',
+      url: 'wss://hub.invalid/interlink/tunnel',
       sessionId: 's',
       secret: 'x',
       target: { host: '127.0.0.1', port: 1, basePath: '/s/' },

@@ -117,6 +117,9 @@ export function connectThroughProxy(
       }
       const secured = tls.connect({
         socket,
+        // `host` is what the certificate is checked against; without it node takes the name
+        // the socket was opened to: the proxy's. SNI carries names only, never an IP.
+        host: hostname,
         servername: net.isIP(hostname) ? undefined : hostname,
         ALPNProtocols: ['http/1.1'],
         ...(options.ca ? { ca: options.ca } : {})

@@ -23,6 +23,7 @@ import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.j
 import { webSocketDuplex } from '../tunnel/ws-duplex.js';
 import { closeAfterFlush, relay } from '../tunnel/sockets.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
+import { tunnelUrlProblem } from './tunnel-url.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -113,6 +114,8 @@ export class TunnelAgent extends EventEmitter<{
 
   constructor(private readonly options: TunnelAgentOptions) {
     super();
+    const problem = tunnelUrlProblem(new URL(options.url));
+    if (problem) throw new Error(problem);
     this.log = options.log ?? (() => {});
     this.websocketOnly = options.transport === 'websocket';
     this.httpAgent.on('free', socket => socket.setNoDelay(true));

@@ -30,6 +30,8 @@ import {
 } from './headers.js';
 import { webSocketDuplex } from './ws-duplex.js';
 import { closeAfterFlush, relay } from './sockets.js';
+import { BoundedSet } from '../bounded-set.js';
+import { logLimit } from '../log-limit.js';
 
 export interface TunnelHubOptions {
   /** true if `secret` is the live secret of `sessionId` (the caller compares sha256 hashes in constant time). */
@@ -46,6 +48,8 @@ export interface TunnelHubOptions {
 }
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+/** Sessions remembered as ended or seen; past that the oldest are forgotten (the secret check still refuses them). */
+const REMEMBERED_SESSIONS = 10_000;
 
 interface Metrics {
   tunnelsUp: Gauge;
@@ -161,8 +165,10 @@ export class TunnelHub extends EventEmitter<{
   /** Sessions whose `up` was announced and whose `down` was not, across replacements. */
   private readonly announced = new Set<string>();
   /** Sessions that had a tunnel before, to count reconnects. */
-  private readonly seen = new Set<string>();
-  private readonly revoked = new Set<string>();
+  private readonly seen = new BoundedSet<string>(REMEMBERED_SESSIONS);
+  private readonly revoked = new BoundedSet<string>(REMEMBERED_SESSIONS);
+  /** Anyone can dial the tunnel: refusals are logged at most 10 a minute. */
+  private readonly refusalLog = logLimit(10, 60_000);
   private readonly wss: WebSocketServer;
   private readonly metrics: Metrics;
   private readonly log: Logger;
@@ -247,7 +253,9 @@ export class TunnelHub extends EventEmitter<{
     const remote = req.socket.remoteAddress;
     const refuse = (status: number, reason: string, message: string, sessionId?: string): void => {
       this.metrics.refused.inc({ reason });
-      this.log.warn({ sessionId, remote, reason }, 'tunnel connection refused');
+      this.refusalLog(suppressed =>
+        this.log.warn({ sessionId, remote, reason, suppressed }, 'tunnel connection refused')
+      );
       writeError(
         socket,
         status,
