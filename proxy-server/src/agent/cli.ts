@@ -7,6 +7,7 @@ import {
   AGENT_ENV,
   DEFAULT_BASE_PATH,
   readArgv,
+  readPorts,
   sessionPath
 } from '@jupyterlab-interlink/contract';
 import { jobFromEnvironment, runJob } from './job.js';
@@ -30,6 +31,7 @@ interface Config {
   command: string[];
   notebookDir: string;
   readyTimeoutMs: number;
+  ports: number[];
 }
 
 function readConfig(env: NodeJS.ProcessEnv): Config {
@@ -71,6 +73,12 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  let ports: number[];
+  try {
+    ports = readPorts(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const readyTimeoutMs = Number(env[AGENT_ENV.jupyterTimeoutSeconds] ?? 300) * 1000;
   return {
     sessionId,
@@ -79,6 +87,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     baseUrl,
     command,
     notebookDir: env[AGENT_ENV.notebookDir] || process.cwd(),
+    ports,
     readyTimeoutMs: Number.isFinite(readyTimeoutMs) && readyTimeoutMs > 0 ? readyTimeoutMs : 300_000
   };
 }
@@ -140,6 +149,7 @@ async function main(): Promise<number> {
       baseUrl: config.baseUrl,
       notebookDir: config.notebookDir,
       env: serverEnv(process.env),
+      avoidPorts: config.ports,
       onOutput: line => process.stdout.write(`jupyter: ${line}\n`)
     });
     running.jupyter = server;
@@ -172,6 +182,7 @@ async function main(): Promise<number> {
     sessionId: config.sessionId,
     secret: config.secret,
     target: { host: server.host, port: server.port, basePath: config.baseUrl, token: server.token },
+    ports: config.ports,
     log,
     initialDelayMs: Number(process.env[AGENT_ENV.reconnectInitialMs]) || undefined,
     maxDelayMs: Number(process.env[AGENT_ENV.reconnectMaxMs]) || undefined,

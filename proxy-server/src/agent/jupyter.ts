@@ -48,6 +48,8 @@ export interface JupyterOptions {
   env?: NodeJS.ProcessEnv;
   /** TCP_NODELAY on kernel WebSockets (default true; false gives a stock server, for comparison). */
   nodelay?: boolean;
+  /** Ports the session declared for its own apps: the server never takes one of them. */
+  avoidPorts?: readonly number[];
 }
 
 export interface JupyterServer {
@@ -78,7 +80,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 export async function startJupyter(options: JupyterOptions): Promise<JupyterServer> {
   const host = '127.0.0.1';
-  const port = await freePort(host);
+  let port = await freePort(host);
+  while (options.avoidPorts?.includes(port)) port = await freePort(host);
   const token = randomBytes(24).toString('hex');
   const configDir = mkdtempSync(path.join(tmpdir(), 'interlink-agent-'));
   const configFile = path.join(configDir, 'interlink_nodelay_config.py');

@@ -24,6 +24,7 @@ import { webSocketDuplex } from '../tunnel/ws-duplex.js';
 import { closeAfterFlush, relay } from '../tunnel/sockets.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 import { tunnelUrlProblem } from './tunnel-url.js';
+import { portOfPath } from '@jupyterlab-interlink/contract';
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
@@ -38,12 +39,24 @@ export interface ForwardTarget {
   token?: string;
 }
 
+/** Where one stream goes: the Jupyter server, or a declared port's app (never given its token). */
+interface Destination {
+  host: string;
+  port: number;
+  token?: string;
+}
+
 export interface TunnelAgentOptions {
   /** ws:// or wss:// URL of the proxy's tunnel endpoint. */
   url: string;
   sessionId: string;
   secret: string;
   target: ForwardTarget;
+  /**
+   * The ports the session declared: `{basePath}ports/{port}/…` goes to 127.0.0.1:<port>, path
+   * unchanged. Every other port under `ports/` is refused, so the tunnel reaches nothing else.
+   */
+  ports?: readonly number[];
   /** Progress lines for the job log. Never given secrets or tokens. */
   log?: (line: string) => void;
   /** Proxy variables (HTTPS_PROXY, NO_PROXY, …); defaults to process.env. */
@@ -410,15 +423,32 @@ export class TunnelAgent extends EventEmitter<{
       respondError(stream, 404, 'Not under this session’s base URL.');
       return;
     }
-    if (method === 'CONNECT') this.forwardWebSocket(stream, headers, path);
-    else this.forwardHttp(stream, headers, method, path);
+    const to = this.destination(path);
+    if (typeof to === 'string') {
+      respondError(stream, 404, to);
+      return;
+    }
+    if (method === 'CONNECT') this.forwardWebSocket(stream, headers, path, to);
+    else this.forwardHttp(stream, headers, method, path, to);
+  }
+
+  /** The Jupyter server, a declared port on loopback, or why the path is refused. */
+  private destination(path: string): Destination | string {
+    const { target, ports = [] } = this.options;
+    const port = portOfPath(target.basePath, path);
+    if (port === undefined) return target;
+    if (!ports.includes(port) || port === target.port) {
+      const declared = ports.length ? ports.join(', ') : 'none';
+      return `port ${Number.isNaN(port) ? '?' : port} is not declared by this session; declared: ${declared}`;
+    }
+    return { host: '127.0.0.1', port };
   }
 
   private upstreamHeaders(
     headers: http2.IncomingHttpHeaders,
-    keepWebSocket: boolean
+    keepWebSocket: boolean,
+    { host, port, token }: Destination
   ): http.OutgoingHttpHeaders {
-    const { host, port, token } = this.options.target;
     const out = agentRequestHeaders(headers, { keepWebSocket });
     out.host = `${host}:${port}`;
     if (token) out.authorization = `token ${token}`;
@@ -429,9 +459,10 @@ export class TunnelAgent extends EventEmitter<{
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     method: string,
-    path: string
+    path: string,
+    to: Destination
   ): void {
-    const { host, port } = this.options.target;
+    const { host, port } = to;
     let upstream: http.ClientRequest;
     try {
       upstream = http.request({
@@ -439,7 +470,7 @@ export class TunnelAgent extends EventEmitter<{
         port,
         method,
         path,
-        headers: this.upstreamHeaders(headers, false),
+        headers: this.upstreamHeaders(headers, false, to),
         agent: this.httpAgent
       });
     } catch {
@@ -465,7 +496,8 @@ export class TunnelAgent extends EventEmitter<{
       relay(res, stream);
     });
     upstream.on('error', () => {
-      if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');
+      if (!stream.headersSent)
+        respondError(stream, 502, `Nothing answers on ${host}:${port} in the job.`);
       else stream.close(NGHTTP2_INTERNAL_ERROR);
     });
     stream.on('close', () => {
@@ -477,9 +509,10 @@ export class TunnelAgent extends EventEmitter<{
   private forwardWebSocket(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
-    path: string
+    path: string,
+    to: Destination
   ): void {
-    const { host, port } = this.options.target;
+    const { host, port } = to;
     let upstream: http.ClientRequest;
     try {
       upstream = http.request({
@@ -488,7 +521,7 @@ export class TunnelAgent extends EventEmitter<{
         method: 'GET',
         path,
         headers: {
-          ...this.upstreamHeaders(headers, true),
+          ...this.upstreamHeaders(headers, true, to),
           connection: 'Upgrade',
           upgrade: 'websocket'
         },
@@ -533,7 +566,8 @@ export class TunnelAgent extends EventEmitter<{
       relay(res, stream);
     });
     upstream.on('error', () => {
-      if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');
+      if (!stream.headersSent)
+        respondError(stream, 502, `Nothing answers on ${host}:${port} in the job.`);
       else stream.close(NGHTTP2_INTERNAL_ERROR);
     });
     stream.on('close', () => {
