@@ -86,7 +86,7 @@ try {
     ...Object.fromEntries(
       Object.entries(tunnels).map(([name, t]) => [
         name,
-        { url: t.hub.url(id, 'files/big.bin'), headers: {} }
+        { url: t.endpoint.url(id, 'files/big.bin'), headers: {} }
       ])
     ),
     'ssh -L': { url: `http://127.0.0.1:${ssh.port}${base}files/big.bin`, headers: auth }
@@ -103,10 +103,10 @@ try {
     for (let i = 0; i < r % order.length; i++) order.push(order.shift());
     for (const name of order) {
       const t = tunnels[name];
-      const before = t && [await t.hub.cpuSeconds(), await t.agents.cpuSeconds()];
+      const before = t && [await t.endpoint.cpuSeconds(), await t.agents.cpuSeconds()];
       const res = await curl(paths[name].url, paths[name].headers);
       if (t) {
-        t.cpu.proxy += (await t.hub.cpuSeconds()) - before[0];
+        t.cpu.proxy += (await t.endpoint.cpuSeconds()) - before[0];
         t.cpu.agent += (await t.agents.cpuSeconds()) - before[1];
       }
       if (res.size !== mib * 1048576) throw new Error(`${name}: got ${res.size} bytes`);

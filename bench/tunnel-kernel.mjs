@@ -74,7 +74,9 @@ try {
   const jp = await jupyter(dir, base);
   cleanup.push(() => jp.stop());
   const tunnels = await startTunnels(id, base, jp, { websocket: args.websocket, cleanup });
-  const hubs = Object.fromEntries(Object.entries(tunnels).map(([name, t]) => [name, t.hub]));
+  const endpoints = Object.fromEntries(
+    Object.entries(tunnels).map(([name, t]) => [name, t.endpoint])
+  );
 
   const auth = { Authorization: `token ${jp.token}` };
   const kernel = await post(`http://127.0.0.1:${jp.port}${base}api/kernels`, auth, {
@@ -84,9 +86,9 @@ try {
   const paths = {
     straight: { url: `ws://127.0.0.1:${jp.port}${base}${channels}`, headers: auth },
     ...Object.fromEntries(
-      Object.entries(hubs).map(([name, hub]) => [
+      Object.entries(endpoints).map(([name, endpoint]) => [
         name,
-        { url: hub.url(id, channels).replace('http:', 'ws:'), headers: {} }
+        { url: endpoint.url(id, channels).replace('http:', 'ws:'), headers: {} }
       ])
     )
   };

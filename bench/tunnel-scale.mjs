@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { fmt, session, startAgents, startHub } from './tunnel-support/common.mjs';
+import { fmt, session, startAgents, startEndpoint } from './tunnel-support/common.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -65,29 +65,29 @@ async function burst(label, urlFor) {
   return { ok, secs, mibps: (STREAMS * SIZE) / 1048576 / secs };
 }
 
-const hub = await startHub(['--expose-gc']);
+const endpoint = await startEndpoint(['--expose-gc']);
 const sessions = Array.from({ length: AGENTS }, (_, i) => session(`scale-${i}`));
 const ids = sessions.map(s => s.sessionId);
-await hub.addSecrets(sessions.map(s => [s.sessionId, s.secret]));
-const before = await hub.memory([]);
-const agents = startAgents(hub.tunnelUrl, sessions, {
+await endpoint.addSecrets(sessions.map(s => [s.sessionId, s.secret]));
+const before = await endpoint.memory([]);
+const agents = startAgents(endpoint.tunnelUrl, sessions, {
   host: '127.0.0.1',
   port: targetPort,
   token: 'x'
 });
 try {
   const t0 = Date.now();
-  await hub.waitUp(ids);
+  await endpoint.waitUp(ids);
   const connectSecs = (Date.now() - t0) / 1000;
   await sleep(2000);
-  const idle = await hub.memory(ids);
+  const idle = await endpoint.memory(ids);
   const perTunnel = k => (idle.memory[k] - before.memory[k]) / AGENTS / 1024;
   const heapish = m => m.heapUsed + m.external + m.arrayBuffers;
   const perTunnelHeap = (heapish(idle.memory) - heapish(before.memory)) / AGENTS / 1024;
 
-  const spread = await burst('spread', (i, name) => hub.url(ids[i % AGENTS], name));
-  const single = await burst('single', (_i, name) => hub.url(ids[0], name));
-  const after = await hub.memory(ids);
+  const spread = await burst('spread', (i, name) => endpoint.url(ids[i % AGENTS], name));
+  const single = await burst('single', (_i, name) => endpoint.url(ids[0], name));
+  const after = await endpoint.memory(ids);
 
   console.log(
     `\nScale on ${cpus().length} × ${cpus()[0].model}, proxy in its own process, all agents in another`
@@ -105,11 +105,11 @@ try {
     `${STREAMS} downloads of ${SIZE / 1024} KiB at once over 1 tunnel:  ${single.ok}/${STREAMS} intact (sha256), ${fmt(single.secs)} s, ${fmt(single.mibps, 0)} MiB/s`
   );
   console.log(
-    `proxy RSS: ${fmt(before.memory.rss / 1048576, 0)} MiB empty, ${fmt(idle.memory.rss / 1048576, 0)} MiB with ${AGENTS} idle tunnels, peak ${fmt(hwm(hub.child.pid) / 1048576, 0)} MiB, ${fmt(after.memory.rss / 1048576, 0)} MiB after the bursts; ${after.up} tunnels still up`
+    `proxy RSS: ${fmt(before.memory.rss / 1048576, 0)} MiB empty, ${fmt(idle.memory.rss / 1048576, 0)} MiB with ${AGENTS} idle tunnels, peak ${fmt(hwm(endpoint.child.pid) / 1048576, 0)} MiB, ${fmt(after.memory.rss / 1048576, 0)} MiB after the bursts; ${after.up} tunnels still up`
   );
   if (spread.ok !== STREAMS || single.ok !== STREAMS) process.exitCode = 1;
 } finally {
   await agents.stop();
-  await hub.stop();
+  await endpoint.stop();
   target.close();
 }

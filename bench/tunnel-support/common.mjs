@@ -19,7 +19,7 @@ function nextMessage(child, type) {
   });
 }
 
-// BENCH_PROFILE=dir writes CPU profiles of the hub and agent processes there.
+// BENCH_PROFILE=dir writes CPU profiles of the endpoint and agent processes there.
 const profile = process.env.BENCH_PROFILE
   ? ['--cpu-prof', '--cpu-prof-interval=100', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
   : [];
@@ -31,8 +31,8 @@ process.on('exit', () => {
 });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
 
-export async function startHub(execArgv = []) {
-  const child = fork(here('./hub-process.mjs'), {
+export async function startEndpoint(execArgv = []) {
+  const child = fork(here('./endpoint-process.mjs'), {
     execArgv: [...profile, ...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   });
@@ -113,15 +113,15 @@ export async function startTunnels(id, basePath, jp, { websocket = false, cleanu
     ['tunnel', 'auto'],
     ...(websocket ? [['tunnel over WebSocket', 'websocket']] : [])
   ]) {
-    const hub = await startHub();
-    cleanup.push(() => hub.stop());
+    const endpoint = await startEndpoint();
+    cleanup.push(() => endpoint.stop());
     const s = session(id, basePath);
-    await hub.addSecrets([[s.sessionId, s.secret]]);
+    await endpoint.addSecrets([[s.sessionId, s.secret]]);
     const target = { host: jp.host, port: jp.port, token: jp.token };
-    const agents = startAgents(hub.tunnelUrl, [s], target, { transport });
+    const agents = startAgents(endpoint.tunnelUrl, [s], target, { transport });
     cleanup.push(() => agents.stop());
-    await hub.waitUp([id]);
-    tunnels[name] = { hub, agents };
+    await endpoint.waitUp([id]);
+    tunnels[name] = { endpoint, agents };
   }
   return tunnels;
 }

@@ -8,6 +8,10 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sendJson } from './json-reply.js';
+
+// hub-auth.ts answers through auth.ts's exports
+export { sendJson };
 
 export interface Caller {
   name: string;
@@ -61,16 +65,6 @@ export function sameSecret(a: string, b: string): boolean {
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db);
-}
-
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'cache-control': 'no-store',
-    'content-length': Buffer.byteLength(text)
-  });
-  res.end(text);
 }
 
 /**

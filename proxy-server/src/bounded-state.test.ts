@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BoundedSet } from './bounded-set.js';
 import { logLimit } from './log-limit.js';
-import { startHarness } from './tunnel/harness.js';
+import { startHarness } from './testing/tunnel-harness.js';
 import { upgradeStatus } from './testing/upgrade.js';
 
 describe('bounded set', () => {
@@ -36,8 +36,8 @@ describe('the tunnel under refusals', { timeout: 120_000 }, () => {
   it('remembers a bounded number of ended sessions, the newest still refused as ended', async () => {
     const h = await startHarness();
     try {
-      for (let i = 0; i < 50_000; i++) h.hub.revoke(`ended-${i}`);
-      const revoked = (h.hub as unknown as { revoked: { size: number } }).revoked;
+      for (let i = 0; i < 50_000; i++) h.endpoint.revoke(`ended-${i}`);
+      const revoked = (h.endpoint as unknown as { revoked: { size: number } }).revoked;
       assert.ok(revoked.size <= 10_000, `remembers ${revoked.size} ended sessions`);
       const status = await upgradeStatus(h.tunnelUrl, {
         authorization: 'Bearer whatever',

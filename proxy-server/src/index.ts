@@ -1,5 +1,5 @@
 /**
- * Assembles a proxy server from its parts: sites → drivers → sessions, tunnel hub, auth, HTTP.
+ * Assembles a proxy server from its parts: sites → drivers → sessions, tunnel endpoint, auth, HTTP.
  * The CLI and the tests both start it through `startProxyServer`.
  */
 import type { AddressInfo } from 'node:net';
@@ -20,7 +20,7 @@ import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { createProxyHttpServer } from './server.js';
 import { SessionManager } from './sessions.js';
-import { TunnelHub } from './tunnel/hub.js';
+import { TunnelEndpoint } from './tunnel/endpoint.js';
 
 export { TokenAuthenticator, type Authenticator, type Caller } from './auth.js';
 export { SessionManager, ApiError } from './sessions.js';
@@ -67,7 +67,7 @@ export interface RunningProxyServer {
   port: number;
   basePath: string;
   sessions: SessionManager;
-  tunnels: TunnelHub;
+  tunnels: TunnelEndpoint;
   server: Server;
   close(): Promise<void>;
 }
@@ -106,7 +106,7 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     agentEnv: options.agentEnv,
     logger
   });
-  const tunnels = new TunnelHub({
+  const tunnels = new TunnelEndpoint({
     authorize: (id, secret) => sessions.authorizeAgent(id, secret),
     logger,
     registry: metrics.registry

@@ -13,30 +13,30 @@ export interface ServerMetrics {
 export function createMetrics(): ServerMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'interlink_proxy_' });
+  const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+    new Counter<L>({ name, help, labelNames, registers });
   const sessions = new Gauge({
     name: 'interlink_sessions',
     help: 'Sessions known to the proxy server, by site and state',
     labelNames: ['site', 'state'] as const,
-    registers: [registry]
+    registers
   });
-  const launches = new Counter({
-    name: 'interlink_launches_total',
-    help: 'Launch requests, by site and outcome (created, rejected, backend_error)',
-    labelNames: ['site', 'outcome'] as const,
-    registers: [registry]
-  });
-  const requests = new Counter({
-    name: 'interlink_http_requests_total',
-    help: 'HTTP requests answered by the proxy server itself, by route and status',
-    labelNames: ['route', 'status'] as const,
-    registers: [registry]
-  });
-  const refused = new Counter({
-    name: 'interlink_refused_total',
-    help: 'Requests and upgrades refused for identity, ownership or origin',
-    labelNames: ['route', 'why'] as const,
-    registers: [registry]
-  });
+  const launches = counter(
+    'interlink_launches_total',
+    'Launch requests, by site and outcome (created, rejected, backend_error)',
+    ['site', 'outcome']
+  );
+  const requests = counter(
+    'interlink_http_requests_total',
+    'HTTP requests answered by the proxy server itself, by route and status',
+    ['route', 'status']
+  );
+  const refused = counter(
+    'interlink_refused_total',
+    'Requests and upgrades refused for identity, ownership or origin',
+    ['route', 'why']
+  );
   return { registry, sessions, launches, requests, refused };
 }
 

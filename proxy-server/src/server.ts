@@ -13,11 +13,12 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createProxyServer } from 'http-proxy-3';
 import { SESSION_ID_SOURCE, type ServerEvent, type Session } from '@jupyterlab-interlink/contract';
-import { sendJson, type Authenticator, type Caller } from './auth.js';
+import type { Authenticator, Caller } from './auth.js';
+import { sendJson } from './json-reply.js';
 import { ApiError, type SessionManager } from './sessions.js';
 import { recordSessionStates, type ServerMetrics } from './metrics.js';
 import type { Logger } from './logging.js';
-import type { TunnelHub } from './tunnel/hub.js';
+import type { TunnelEndpoint } from './tunnel/endpoint.js';
 import { createHostPolicy, type HostPolicy } from './hosts.js';
 import { QUERY_TOKEN_REFUSED, queryTokenAccepted } from './query-token.js';
 import { guardRemoteResponse, isServiceWorkerScript } from './response-policy.js';
@@ -28,7 +29,7 @@ export interface ProxyServerOptions {
   basePath: string;
   auth: Authenticator;
   sessions: SessionManager;
-  tunnels: TunnelHub;
+  tunnels: TunnelEndpoint;
   metrics: ServerMetrics;
   logger: Logger;
   /** Standalone: the local Jupyter server this server fronts, e.g. http://127.0.0.1:41234. */
@@ -48,10 +49,10 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
   const { basePath, auth, sessions, tunnels, metrics, logger } = options;
   const hosts = options.hosts ?? createHostPolicy();
   const sameOrigin = (req: IncomingMessage) => hosts.sameOrigin(req, options.allowedOrigins);
-  const front = options.upstream
+  const upstreamProxy = options.upstream
     ? createProxyServer({ target: options.upstream, ws: true, xfwd: true })
     : undefined;
-  front?.on('error', (err, _req, res) => {
+  upstreamProxy?.on('error', (err, _req, res) => {
     logger.warn({ err: err.message }, 'front door: upstream Jupyter server unreachable');
     if (res && 'writeHead' in res && !res.headersSent) {
       sendJson(res, 502, {
@@ -64,7 +65,7 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
   });
   // A valid ?token= on any page becomes our cookie too, so the extension's EventSource-style
   // requests and the browser's WebSockets to {base} are recognised without the token in the URL.
-  front?.on('proxyRes', (proxyRes, req) => {
+  upstreamProxy?.on('proxyRes', (proxyRes, req) => {
     const cookie = auth.cookieFor?.(req);
     if (!cookie) return;
     const existing = proxyRes.headers['set-cookie'] ?? [];
@@ -87,7 +88,7 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       }
     }
     if (path !== basePath && !path.startsWith(`${basePath}/`)) {
-      if (front) return void front.web(req, res);
+      if (upstreamProxy) return void upstreamProxy.web(req, res);
       return sendJson(res, 404, { error: 'not_found', message: `nothing at ${path}` });
     }
     const rest = path.slice(basePath.length) || '/';
@@ -290,7 +291,7 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       return rejectUpgrade(socket, 403, 'Forbidden');
     }
     if (path !== basePath && !path.startsWith(`${basePath}/`)) {
-      if (front) return void front.ws(req, socket, head);
+      if (upstreamProxy) return void upstreamProxy.ws(req, socket, head);
       return rejectUpgrade(socket, 404, 'Not Found');
     }
     const rest = path.slice(basePath.length);

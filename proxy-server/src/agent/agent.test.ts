@@ -1,5 +1,5 @@
 // The agent CLI as a remote job runs it, in front of Debian's real jupyter_server and ipykernel,
-// behind a TunnelHub.
+// behind a TunnelEndpoint.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startHarness, request, sha256Hex, type Harness } from '../tunnel/harness.js';
+import { startHarness, request, sha256Hex, type Harness } from '../testing/tunnel-harness.js';
 import { KernelClient } from '../testing/kernel-client.js';
 
 const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
@@ -185,7 +185,7 @@ describe(
       const kernel = await KernelClient.connect(wsUrl(`api/kernels/${kernelId}/channels`));
       const kernelClosed = new Promise<void>(resolve => kernel.ws.once('close', () => resolve()));
       const down = new Promise<void>(resolve =>
-        h.hub.on('down', id => id === sessionId && resolve())
+        h.endpoint.on('down', id => id === sessionId && resolve())
       );
       assert.ok(h.cut(sessionId) >= 1);
       await down;
@@ -220,7 +220,7 @@ describe(
       kernel.close();
       const [kernelPid, serverPid] = pids.stdout.trim().split(' ').map(Number);
       assert.ok(alive(kernelPid) && alive(serverPid));
-      h.hub.revoke(sessionId);
+      h.endpoint.revoke(sessionId);
       assert.equal(await agent.exited, 0);
       assert.ok(await waitGone(serverPid), 'the Jupyter server is gone');
       assert.ok(await waitGone(kernelPid), 'the kernel is gone');

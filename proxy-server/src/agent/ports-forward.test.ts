@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startHarness, request, type Harness } from '../tunnel/harness.js';
+import { startHarness, request, type Harness } from '../testing/tunnel-harness.js';
 import { TunnelAgent } from './tunnel-agent.js';
 
 const TOKEN = 'jupyter-token-0123';

@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { bypassed, proxyFor } from './proxy-dial.js';
 import { TunnelAgent } from './tunnel-agent.js';
-import { request, startHarness } from '../tunnel/harness.js';
+import { request, startHarness } from '../testing/tunnel-harness.js';
 
 describe('proxy selection', () => {
   it('uses HTTPS_PROXY for wss and HTTP_PROXY for ws, lower case too', () => {

@@ -8,7 +8,12 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { TunnelAgent } from './tunnel-agent.js';
-import { request, startConnectProxy, startHarness, type Harness } from '../tunnel/harness.js';
+import {
+  request,
+  startConnectProxy,
+  startHarness,
+  type Harness
+} from '../testing/tunnel-harness.js';
 
 describe('agent over wss://', { timeout: 30_000 }, () => {
   let dir: string;
@@ -79,7 +84,7 @@ describe('agent over wss://', { timeout: 30_000 }, () => {
     quiet.start();
     while (lines.length < 2) await new Promise(r => setTimeout(r, 20));
     await quiet.stop();
-    assert.equal(h.hub.isUp('tls-untrusted'), false);
+    assert.equal(h.endpoint.isUp('tls-untrusted'), false);
     assert.match(
       lines[0],
       /tunnel connection failed \(.*(self[- ]signed|certificate).*\), retrying in/i

@@ -16,35 +16,21 @@ import {
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
   TUNNEL_UPGRADE,
-  isFinalCloseCode,
-  parseGoawayData
+  isFinalCloseCode
 } from '../tunnel/protocol.js';
-import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { webSocketDuplex } from '../tunnel/ws-duplex.js';
-import { closeAfterFlush, relay } from '../tunnel/sockets.js';
+import {
+  rawLink,
+  webSocketLink,
+  type LinkEnding,
+  type LinkOptions,
+  type TunnelLink
+} from '../tunnel/link.js';
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 import { tunnelUrlProblem } from './tunnel-url.js';
-import { portOfPath } from '@jupyterlab-interlink/contract';
+import { LocalForwarder, type ForwardTarget } from './forward.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
-
-/** The one local server the agent forwards to. Nothing else is reachable through the tunnel. */
-export interface ForwardTarget {
-  /** Loopback address the server listens on. */
-  host: string;
-  port: number;
-  /** The server's base_url; requests outside it are refused. Starts and ends with "/". */
-  basePath: string;
-  /** Sent as `Authorization: token …` on every forwarded request. */
-  token?: string;
-}
-
-/** Where one stream goes: the Jupyter server, or a declared port's app (never given its token). */
-interface Destination {
-  host: string;
-  port: number;
-  token?: string;
-}
+export type { ForwardTarget } from './forward.js';
 
 export interface TunnelAgentOptions {
   /** ws:// or wss:// URL of the proxy's tunnel endpoint. */
@@ -77,19 +63,10 @@ export interface TunnelAgentOptions {
 
 export type EndReason = 'session-ended' | 'replaced' | 'refused';
 
-/** One connection to the proxy, whichever way it was made. */
-interface Link {
-  readonly open: boolean;
-  /** Close politely; resolves once the connection is gone. */
-  close(): Promise<void>;
-}
-
-/** How a tunnel that was up ended: the proxy's close code and reason if it gave them. */
-interface Ending {
-  code: number;
-  reason: string;
-  failure: string;
-}
+/** A stopping agent closes its link this politely, and cuts it after this long. */
+const STOP_CODE = 1000;
+const STOP_REASON = 'agent stopping';
+const CLOSE_GRACE_MS = 2_000;
 
 /** How a connection attempt ended before HTTP/2 was running on it. */
 interface Failure {
@@ -115,15 +92,16 @@ export class TunnelAgent extends EventEmitter<{
   disconnected: [reason: string];
   ended: [reason: EndReason, detail: string];
 }> {
-  private readonly httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
+  private readonly forwarder: LocalForwarder;
   private readonly log: (line: string) => void;
-  private link: Link | undefined;
+  private link: TunnelLink | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private attempt = 0;
   private refusals = 0;
   private websocketOnly: boolean;
-  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** The HTTP/2 servers the proxy's requests arrive on, one per link. */
+  private readonly servers = new Set<http2.ServerHttp2Session>();
 
   constructor(private readonly options: TunnelAgentOptions) {
     super();
@@ -131,7 +109,7 @@ export class TunnelAgent extends EventEmitter<{
     if (problem) throw new Error(problem);
     this.log = options.log ?? (() => {});
     this.websocketOnly = options.transport === 'websocket';
-    this.httpAgent.on('free', socket => socket.setNoDelay(true));
+    this.forwarder = new LocalForwarder(options.target, options.ports);
   }
 
   get connected(): boolean {
@@ -147,9 +125,9 @@ export class TunnelAgent extends EventEmitter<{
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    await this.link?.close();
-    for (const session of this.sessions) session.destroy();
-    this.httpAgent.destroy();
+    await this.link?.close(STOP_CODE, STOP_REASON);
+    for (const server of this.servers) server.destroy();
+    this.forwarder.destroy();
   }
 
   /** The connection to the proxy, through an HTTP CONNECT proxy if the environment names one. */
@@ -199,7 +177,7 @@ export class TunnelAgent extends EventEmitter<{
     return { Authorization: `Bearer ${secret}`, [SESSION_HEADER]: sessionId };
   }
 
-  private serverSession(transport: Duplex): http2.ServerHttp2Session {
+  private http2Server(transport: Duplex): http2.ServerHttp2Session {
     const session = http2.performServerHandshake(transport, {
       settings: {
         enableConnectProtocol: true,
@@ -209,10 +187,10 @@ export class TunnelAgent extends EventEmitter<{
       },
       maxSessionMemory: MAX_SESSION_MEMORY_MB
     });
-    this.sessions.add(session);
-    session.on('close', () => this.sessions.delete(session));
+    this.servers.add(session);
+    session.on('close', () => this.servers.delete(session));
     session.on('error', () => {});
-    session.on('stream', (stream, headers) => this.onStream(stream, headers));
+    session.on('stream', (stream, headers) => this.forwarder.handle(stream, headers));
     try {
       session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     } catch {
@@ -262,7 +240,7 @@ export class TunnelAgent extends EventEmitter<{
         }
         if (head.length > 0) raw.unshift(head);
         raw.setNoDelay(true);
-        const session = this.serverSession(raw);
+        const session = this.http2Server(raw);
         // A middlebox can answer 101 and still not carry the bytes: up means HTTP/2 settings.
         const timer = setTimeout(() => {
           session.destroy();
@@ -278,7 +256,7 @@ export class TunnelAgent extends EventEmitter<{
           clearTimeout(timer);
           raw.off('close', early);
           resolve(undefined);
-          this.opened(onEnd => rawLink(raw, session, this.pingIntervalMs, onEnd));
+          this.opened(onEnd => rawLink(raw, session, this.linkOptions(onEnd)));
         });
       });
       req.end();
@@ -318,24 +296,28 @@ export class TunnelAgent extends EventEmitter<{
       }
       const raw = (ws as unknown as { _socket?: net.Socket })._socket;
       raw?.setNoDelay(true);
-      this.serverSession(webSocketDuplex(ws));
-      this.opened(onEnd => webSocketLink(ws, this.pingIntervalMs, onEnd));
+      this.http2Server(webSocketDuplex(ws));
+      this.opened(onEnd => webSocketLink(ws, this.linkOptions(onEnd)));
     });
     ws.once('close', code => {
       if (!opened) this.failed({ message: failure || `code ${code}`, status });
     });
   }
 
-  private get pingIntervalMs(): number {
-    return this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS;
+  private linkOptions(onEnd: (ending: LinkEnding) => void): LinkOptions {
+    return {
+      pingIntervalMs: this.options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+      closeGraceMs: CLOSE_GRACE_MS,
+      onEnd
+    };
   }
 
-  private opened(create: (onEnd: (ending: Ending) => void) => Link): void {
+  private opened(create: (onEnd: (ending: LinkEnding) => void) => TunnelLink): void {
     const openedAt = Date.now();
-    const link: Link = create(ending => this.closed(link, openedAt, ending));
+    const link: TunnelLink = create(ending => this.closed(link, openedAt, ending));
     if (this.stopped) {
       // stop() came while the handshake was in flight.
-      void link.close();
+      void link.close(STOP_CODE, STOP_REASON);
       return;
     }
     this.link = link;
@@ -345,7 +327,7 @@ export class TunnelAgent extends EventEmitter<{
   }
 
   /** A tunnel that was up went down. */
-  private closed(link: Link, openedAt: number, { code, reason, failure }: Ending): void {
+  private closed(link: TunnelLink, openedAt: number, { code, reason, failure }: LinkEnding): void {
     if (this.link === link) this.link = undefined;
     this.emit('disconnected', reason || failure || `code ${code}`);
     if (this.stopped) return;
@@ -396,319 +378,10 @@ export class TunnelAgent extends EventEmitter<{
     this.log(`${why}, retrying in ${(delay / 1000).toFixed(1)}s`);
     this.retryTimer = setTimeout(() => void this.dial(), delay);
   }
-
-  private allowedPath(path: string): boolean {
-    const base = this.options.target.basePath;
-    if (!path.startsWith('/')) return false;
-    const pathname = path.split('?')[0];
-    let decoded: string;
-    try {
-      decoded = decodeURIComponent(pathname);
-    } catch {
-      return false;
-    }
-    if (/(^|\/)\.\.(\/|$)/.test(decoded) || decoded.includes('\\')) return false;
-    return pathname === base.slice(0, -1) || pathname.startsWith(base);
-  }
-
-  private onStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-    stream.on('error', () => {});
-    const method = headers[':method'] ?? 'GET';
-    const path = headers[':path'];
-    if (method === 'CONNECT' && headers[':protocol'] !== 'websocket') {
-      respondError(stream, 405, 'This agent opens no raw connections.');
-      return;
-    }
-    if (typeof path !== 'string' || !this.allowedPath(path)) {
-      respondError(stream, 404, 'Not under this session’s base URL.');
-      return;
-    }
-    const to = this.destination(path);
-    if (typeof to === 'string') {
-      respondError(stream, 404, to);
-      return;
-    }
-    if (method === 'CONNECT') this.forwardWebSocket(stream, headers, path, to);
-    else this.forwardHttp(stream, headers, method, path, to);
-  }
-
-  /** The Jupyter server, a declared port on loopback, or why the path is refused. */
-  private destination(path: string): Destination | string {
-    const { target, ports = [] } = this.options;
-    const port = portOfPath(target.basePath, path);
-    if (port === undefined) return target;
-    if (!ports.includes(port) || port === target.port) {
-      const declared = ports.length ? ports.join(', ') : 'none';
-      return `port ${Number.isNaN(port) ? '?' : port} is not declared by this session; declared: ${declared}`;
-    }
-    return { host: '127.0.0.1', port };
-  }
-
-  private upstreamHeaders(
-    headers: http2.IncomingHttpHeaders,
-    keepWebSocket: boolean,
-    { host, port, token }: Destination
-  ): http.OutgoingHttpHeaders {
-    const out = agentRequestHeaders(headers, { keepWebSocket });
-    out.host = `${host}:${port}`;
-    if (token) out.authorization = `token ${token}`;
-    return out;
-  }
-
-  private forwardHttp(
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
-    method: string,
-    path: string,
-    to: Destination
-  ): void {
-    const { host, port } = to;
-    let upstream: http.ClientRequest;
-    try {
-      upstream = http.request({
-        host,
-        port,
-        method,
-        path,
-        headers: this.upstreamHeaders(headers, false, to),
-        agent: this.httpAgent
-      });
-    } catch {
-      respondError(stream, 400, 'The request could not be forwarded.');
-      return;
-    }
-    let complete = false;
-    upstream.on('socket', socket => socket.setNoDelay(true));
-    upstream.on('response', res => {
-      try {
-        stream.respond({
-          ...forwardResponseHeaders(res.headers),
-          ':status': res.statusCode ?? 502
-        });
-      } catch {
-        res.destroy();
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
-      res.on('end', () => (complete = true));
-      res.on('error', () => stream.close(NGHTTP2_INTERNAL_ERROR));
-      res.on('aborted', () => stream.close(NGHTTP2_INTERNAL_ERROR));
-      relay(res, stream);
-    });
-    upstream.on('error', () => {
-      if (!stream.headersSent)
-        respondError(stream, 502, `Nothing answers on ${host}:${port} in the job.`);
-      else stream.close(NGHTTP2_INTERNAL_ERROR);
-    });
-    stream.on('close', () => {
-      if (!complete) upstream.destroy();
-    });
-    relay(stream, upstream);
-  }
-
-  private forwardWebSocket(
-    stream: http2.ServerHttp2Stream,
-    headers: http2.IncomingHttpHeaders,
-    path: string,
-    to: Destination
-  ): void {
-    const { host, port } = to;
-    let upstream: http.ClientRequest;
-    try {
-      upstream = http.request({
-        host,
-        port,
-        method: 'GET',
-        path,
-        headers: {
-          ...this.upstreamHeaders(headers, true, to),
-          connection: 'Upgrade',
-          upgrade: 'websocket'
-        },
-        agent: false
-      });
-    } catch {
-      respondError(stream, 400, 'The WebSocket request could not be forwarded.');
-      return;
-    }
-    upstream.on('socket', socket => socket.setNoDelay(true));
-    upstream.on('upgrade', (res, socket, head) => {
-      socket.on('error', () => {});
-      try {
-        stream.respond({ ...forwardResponseHeaders(res.headers), ':status': 200 });
-      } catch {
-        socket.destroy();
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
-      if (head.length > 0) stream.write(head);
-      relay(socket, stream);
-      relay(stream, socket);
-      socket.on('close', () => {
-        if (!stream.closed) {
-          if (stream.writableEnded) return;
-          stream.close(NGHTTP2_CANCEL);
-        }
-      });
-      stream.on('close', () => closeAfterFlush(socket));
-    });
-    upstream.on('response', res => {
-      try {
-        stream.respond({
-          ...forwardResponseHeaders(res.headers),
-          ':status': res.statusCode ?? 502
-        });
-      } catch {
-        res.destroy();
-        stream.close(NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
-      relay(res, stream);
-    });
-    upstream.on('error', () => {
-      if (!stream.headersSent)
-        respondError(stream, 502, `Nothing answers on ${host}:${port} in the job.`);
-      else stream.close(NGHTTP2_INTERNAL_ERROR);
-    });
-    stream.on('close', () => {
-      if (!stream.headersSent) upstream.destroy();
-    });
-    upstream.end();
-  }
-}
-
-function respondError(stream: http2.ServerHttp2Stream, status: number, message: string): void {
-  if (stream.destroyed || stream.closed) return;
-  if (stream.headersSent) {
-    stream.close(NGHTTP2_REFUSED_STREAM);
-    return;
-  }
-  const body = JSON.stringify({ error: 'agent_refused', message });
-  stream.respond({
-    ':status': status,
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(body)
-  });
-  stream.end(body);
 }
 
 function maskingNeeded(target: URL): boolean {
   if (target.protocol === 'wss:') return false;
   const host = target.hostname.replace(/^\[|\]$/g, '');
   return !(host === 'localhost' || host === '::1' || host.startsWith('127.'));
-}
-
-/**
- * Pings every interval; a link that showed no sign of life since the last ping is dead. `alive`
- * is what any sign of life (an answer, the peer's own ping) calls.
- */
-function heartbeat(
-  intervalMs: number,
-  ping: (alive: () => void) => void,
-  dead: () => void
-): { alive: () => void; stop: () => void } {
-  let seen = true;
-  const alive = (): void => {
-    seen = true;
-  };
-  const timer = setInterval(() => {
-    if (!seen) return dead();
-    seen = false;
-    ping(alive);
-  }, intervalMs);
-  return { alive, stop: () => clearInterval(timer) };
-}
-
-/** HTTP/2 directly on the socket; close codes arrive as GOAWAY debug data. */
-function rawLink(
-  socket: net.Socket,
-  session: http2.ServerHttp2Session,
-  pingIntervalMs: number,
-  onEnd: (ending: Ending) => void
-): Link {
-  let told: { code: number; reason: string } | undefined;
-  let failure = '';
-  session.on('goaway', (_code, _lastStreamId, data?: Buffer) => {
-    told ??= parseGoawayData(data);
-  });
-  socket.on('error', err => (failure ||= err.message));
-  const beat = heartbeat(
-    pingIntervalMs,
-    alive => {
-      try {
-        session.ping(err => {
-          if (!err) alive();
-        });
-      } catch {
-        // The session is closing; 'close' follows.
-      }
-    },
-    () => {
-      failure = 'no answer to ping';
-      socket.destroy();
-    }
-  );
-  session.on('ping', beat.alive);
-  socket.once('close', () => {
-    beat.stop();
-    onEnd({ code: told?.code ?? 1006, reason: told?.reason ?? '', failure: told ? '' : failure });
-  });
-  return {
-    get open() {
-      return !socket.destroyed && !session.closed;
-    },
-    close() {
-      return new Promise<void>(resolve => {
-        if (socket.destroyed) return resolve();
-        socket.once('close', () => resolve());
-        // Sends GOAWAY, then ends the socket.
-        session.destroy();
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 2_000).unref();
-      });
-    }
-  };
-}
-
-/** HTTP/2 over a WebSocket's binary messages; close codes are the WebSocket's. */
-function webSocketLink(
-  ws: WebSocket,
-  pingIntervalMs: number,
-  onEnd: (ending: Ending) => void
-): Link {
-  let failure = '';
-  const beat = heartbeat(
-    pingIntervalMs,
-    () => ws.ping(),
-    () => {
-      failure = 'no answer to ping';
-      ws.terminate();
-    }
-  );
-  ws.on('pong', beat.alive);
-  ws.on('ping', beat.alive);
-  ws.on('message', beat.alive);
-  ws.on('error', err => (failure ||= err.message));
-  ws.once('close', (code, reason) => {
-    beat.stop();
-    onEnd({ code, reason: reason.toString(), failure });
-  });
-  return {
-    get open() {
-      return ws.readyState === WebSocket.OPEN;
-    },
-    close() {
-      return new Promise<void>(resolve => {
-        if (ws.readyState === WebSocket.CLOSED) return resolve();
-        ws.once('close', () => resolve());
-        ws.close(1000, 'agent stopping');
-        setTimeout(() => {
-          ws.terminate();
-          resolve();
-        }, 2_000).unref();
-      });
-    }
-  };
 }

@@ -1,4 +1,4 @@
-// What the proxy (hub) and the agent agree on. The tunnel is HTTP/2 between the proxy (client) and
+// What the proxy (tunnel endpoint) and the agent agree on. The tunnel is HTTP/2 between the proxy (client) and
 // the agent (server). Browser HTTP requests become ordinary HTTP/2 requests; browser WebSockets
 // become RFC 8441 extended CONNECT streams (`:protocol: websocket`) whose bytes are the WebSocket
 // frames, relayed end to end.

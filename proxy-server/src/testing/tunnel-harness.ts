@@ -1,4 +1,4 @@
-// Test harness: a minimal proxy front door around a TunnelHub, wired the way the real server does
+// Test harness: a minimal proxy front door around a TunnelEndpoint, wired the way the real server does
 // it ({base}/tunnel for agents, {base}/sessions/{id}/… for browsers), on 127.0.0.1 only.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { TunnelHub, type TunnelHubOptions } from './hub.js';
+import { TunnelEndpoint, type TunnelEndpointOptions } from '../tunnel/endpoint.js';
 
 const sha256 = (s: string): Buffer => createHash('sha256').update(s).digest();
 
@@ -16,9 +16,9 @@ export interface Harness {
   base: string;
   port: number;
   tunnelUrl: string;
-  hub: TunnelHub;
+  endpoint: TunnelEndpoint;
   registry: Registry;
-  /** Every JSON log line the hub wrote. */
+  /** Every JSON log line the endpoint wrote. */
   logs: string[];
   /** Agent connections (socket → claimed session), so a test can cut them like a network would. */
   tunnelSockets: Map<Socket, string>;
@@ -31,7 +31,7 @@ export interface Harness {
 }
 
 export async function startHarness(
-  hubOptions: Partial<TunnelHubOptions> = {},
+  endpointOptions: Partial<TunnelEndpointOptions> = {},
   opts: { tls?: { key: string | Buffer; cert: string | Buffer } } = {}
 ): Promise<Harness> {
   const base = '/interlink';
@@ -44,7 +44,7 @@ export async function startHarness(
     }
   });
   const registry = new Registry();
-  const hub = new TunnelHub({
+  const endpoint = new TunnelEndpoint({
     authorize(sessionId, secret) {
       const known = secrets.get(sessionId);
       if (known === undefined) return false;
@@ -52,13 +52,13 @@ export async function startHarness(
     },
     logger: pino({ level: 'debug' }, sink),
     registry,
-    ...hubOptions
+    ...endpointOptions
   });
   const tunnelSockets = new Map<Socket, string>();
   const sessionPath = new RegExp(`^${base}/sessions/([^/?]+)(?:[/?]|$)`);
   const handler: http.RequestListener = (req, res) => {
     const m = sessionPath.exec(req.url ?? '');
-    if (m) hub.proxyRequest(m[1], req, res);
+    if (m) endpoint.proxyRequest(m[1], req, res);
     else if (req.url === `${base}/metrics`) {
       void registry.metrics().then(text => res.end(text));
     } else {
@@ -70,11 +70,11 @@ export async function startHarness(
     if (req.url === `${base}/tunnel`) {
       tunnelSockets.set(socket, String(req.headers['x-interlink-session']));
       socket.once('close', () => tunnelSockets.delete(socket));
-      hub.handleUpgrade(req, socket, head);
+      endpoint.handleUpgrade(req, socket, head);
       return;
     }
     const m = sessionPath.exec(req.url ?? '');
-    if (m) hub.proxyUpgrade(m[1], req, socket, head);
+    if (m) endpoint.proxyUpgrade(m[1], req, socket, head);
     else socket.destroy();
   });
   await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve));
@@ -83,7 +83,7 @@ export async function startHarness(
     base,
     port,
     tunnelUrl: `${opts.tls ? 'wss' : 'ws'}://127.0.0.1:${port}${base}/tunnel`,
-    hub,
+    endpoint,
     registry,
     logs,
     tunnelSockets,
@@ -101,23 +101,23 @@ export async function startHarness(
     sessionUrl: (id, rest = '') =>
       `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}${base}/sessions/${id}/${rest}`,
     waitUp(sessionId, timeoutMs = 20_000) {
-      if (hub.isUp(sessionId)) return Promise.resolve();
+      if (endpoint.isUp(sessionId)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
-          hub.off('up', onUp);
+          endpoint.off('up', onUp);
           reject(new Error(`tunnel for ${sessionId} not up within ${timeoutMs} ms`));
         }, timeoutMs);
         const onUp = (id: string): void => {
           if (id !== sessionId) return;
           clearTimeout(timer);
-          hub.off('up', onUp);
+          endpoint.off('up', onUp);
           resolve();
         };
-        hub.on('up', onUp);
+        endpoint.on('up', onUp);
       });
     },
     async close() {
-      await hub.close();
+      await endpoint.close();
       server.closeAllConnections();
       await new Promise<void>(resolve => server.close(() => resolve()));
     }

@@ -1,4 +1,4 @@
-// The hub and the agent together, in one process, in front of a small stand-in for the remote
+// The tunnel endpoint and the agent together, in one process, in front of a small stand-in for the remote
 // Jupyter server that reports what it received. (The real jupyter_server is in agent/*.test.ts.)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import net, { type AddressInfo } from 'node:net';
 import { createProxyServer } from 'http-proxy-3';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TunnelAgent, type EndReason } from '../agent/tunnel-agent.js';
-import { startHarness, request, sha256Hex, type Harness } from './harness.js';
+import { startHarness, request, sha256Hex, type Harness } from '../testing/tunnel-harness.js';
 import { webSocketDuplex } from './ws-duplex.js';
 import { TUNNEL_UPGRADE } from './protocol.js';
 
@@ -208,7 +208,7 @@ function nextMessage(ws: WebSocket): Promise<{ data: Buffer; isBinary: boolean }
 }
 
 for (const transport of ['auto', 'websocket'] as const) {
-  describe(`tunnel hub with an agent (transport: ${transport})`, { timeout: 60_000 }, () => {
+  describe(`tunnel endpoint with an agent (transport: ${transport})`, { timeout: 60_000 }, () => {
     let h: Harness;
     let remote: Remote;
     let agentA: TunnelAgent;
@@ -235,7 +235,7 @@ for (const transport of ['auto', 'websocket'] as const) {
     it('keeps a tunnel that answers pings, and serves through it', async () => {
       // Pings every second here; a peer that missed one would have been dropped.
       await new Promise(r => setTimeout(r, 2_500));
-      assert.ok(h.hub.isUp('sess-a'));
+      assert.ok(h.endpoint.isUp('sess-a'));
       assert.equal((await request(h.sessionUrl('sess-a', 'echo'))).status, 200);
     });
 
@@ -417,7 +417,7 @@ for (const transport of ['auto', 'websocket'] as const) {
         .getSingleMetric('interlink_tunnel_upgrades_refused_total')!
         .get();
       assert.ok(refused.values.reduce((n, v) => n + v.value, 0) >= 4);
-      assert.ok(h.hub.isUp('sess-a'));
+      assert.ok(h.endpoint.isUp('sess-a'));
     });
 
     it('survives garbage from an authenticated agent; other sessions keep working', async () => {
@@ -452,7 +452,7 @@ for (const transport of ['auto', 'websocket'] as const) {
           socket.resume();
           socket.write(payload);
           await closed;
-          assert.equal(h.hub.isUp('sess-g'), false);
+          assert.equal(h.endpoint.isUp('sess-g'), false);
           assert.equal((await request(h.sessionUrl('sess-a', 'echo'))).status, 200);
         }
         return;
@@ -471,7 +471,7 @@ for (const transport of ['auto', 'websocket'] as const) {
         ws.send(payload);
         await closed;
       }
-      assert.equal(h.hub.isUp('sess-g'), false);
+      assert.equal(h.endpoint.isUp('sess-g'), false);
       const res = await request(h.sessionUrl('sess-a', 'echo'));
       assert.equal(res.status, 200);
     });
@@ -487,7 +487,7 @@ for (const transport of ['auto', 'websocket'] as const) {
       await h.waitUp('sess-r');
       const res = await request(h.sessionUrl('sess-r', 'echo'));
       assert.equal(res.status, 200);
-      assert.ok(h.hub.isUp('sess-r'));
+      assert.ok(h.endpoint.isUp('sess-r'));
       await second.stop();
       await first.stop();
     });
@@ -497,7 +497,7 @@ for (const transport of ['auto', 'websocket'] as const) {
       agent.start();
       await h.waitUp('sess-d');
       const down = new Promise<void>(resolve =>
-        h.hub.on('down', id => id === 'sess-d' && resolve())
+        h.endpoint.on('down', id => id === 'sess-d' && resolve())
       );
       assert.equal(h.cut('sess-d'), 1);
       await down;
@@ -512,9 +512,9 @@ for (const transport of ['auto', 'websocket'] as const) {
       agent.start();
       await h.waitUp('sess-v');
       const ended = waitEnded(agent);
-      h.hub.revoke('sess-v');
+      h.endpoint.revoke('sess-v');
       assert.equal(await ended, 'session-ended');
-      assert.equal(h.hub.isUp('sess-v'), false);
+      assert.equal(h.endpoint.isUp('sess-v'), false);
       assert.equal(
         await handshakeStatus(
           h,
@@ -571,7 +571,7 @@ describe(
       );
 
       const down = new Promise<void>(resolve =>
-        h.hub.on('down', id => id === 'sess-m' && resolve())
+        h.endpoint.on('down', id => id === 'sess-m' && resolve())
       );
       h.cut('sess-m');
       await down;

@@ -1,11 +1,11 @@
-// A proxy front door with a TunnelHub, in its own process (as in production, the proxy and the
+// A proxy front door with a TunnelEndpoint, in its own process (as in production, the proxy and the
 // agent are separate machines). Talks to the bench driver over IPC.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import { startHarness } from '../../proxy-server/dist/tunnel/harness.js';
+import { startHarness } from '../../proxy-server/dist/testing/tunnel-harness.js';
 
 const h = await startHarness({ logger: pino({ level: 'warn' }) });
-h.hub.on('up', id => process.send({ type: 'up', id }));
+h.endpoint.on('up', id => process.send({ type: 'up', id }));
 process.on('message', async msg => {
   if (msg.type === 'secret') {
     for (const [id, secret] of msg.secrets) h.secrets.set(id, secret);
@@ -15,7 +15,7 @@ process.on('message', async msg => {
     await sleep(200);
     const m = process.memoryUsage();
     let up = 0;
-    for (const id of msg.ids ?? []) if (h.hub.isUp(id)) up++;
+    for (const id of msg.ids ?? []) if (h.endpoint.isUp(id)) up++;
     process.send({ type: 'memory', memory: m, up });
   } else if (msg.type === 'cpu') {
     process.send({ type: 'cpu', usage: process.cpuUsage() });
