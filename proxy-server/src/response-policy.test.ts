@@ -165,6 +165,12 @@ describe('a proxied remote page', { timeout: 180_000 }, () => {
     assert.equal(res.headers.get('x-remote'), 'kept');
     assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
     assert.equal(res.headers.get('content-security-policy'), `default-src 'self', ${SANDBOX_CSP}`);
+    // A page opened with ?token= keeps the cookie instead (the token need not stay in URLs).
+    const opened = await fetch(`${url}/headers?token=${TOKEN}`, {
+      headers: { 'sec-fetch-dest': 'document' }
+    });
+    assert.equal(opened.status, 200);
+    assert.match(opened.headers.get('set-cookie') ?? '', /^interlink-token=.*HttpOnly/);
     for (const name of [
       'service-worker-allowed',
       'clear-site-data',
