@@ -3,6 +3,7 @@
  * passes it into the pod unread), the agent reads it: these names are the one list both use.
  */
 import type { SessionType } from './index.js';
+import { portPrefix, portPrefixVariable } from './ports.js';
 
 export const AGENT_ENV = {
   sessionId: 'INTERLINK_SESSION_ID',
@@ -25,6 +26,8 @@ export const AGENT_ENV = {
   user: 'JUPYTERHUB_USER',
   /** comma-separated */
   groups: 'INTERLINK_USER_GROUPS',
+  /** comma-separated: the ports the launch declared, the only ones the agent forwards to */
+  ports: 'INTERLINK_PORTS',
   // What a site's administrator may set for the agent, beside what a launch sets:
   /** a JSON array: the Jupyter server's argv (default: jupyter server) */
   jupyterCommand: 'INTERLINK_JUPYTER_COMMAND',
@@ -52,6 +55,8 @@ export interface AgentLaunch {
   /** job sessions: what to run */
   path?: string;
   command?: string[];
+  /** kernel sessions: declared ports of web apps in the job */
+  ports?: number[];
 }
 
 /**
@@ -75,11 +80,29 @@ export function agentEnvironment(
     [AGENT_ENV.user]: launch.user,
     [AGENT_ENV.groups]: launch.groups.join(',')
   };
+  if (launch.type === 'kernel' && launch.ports?.length) {
+    env[AGENT_ENV.ports] = launch.ports.join(',');
+    // For the app: where it is served, e.g. tensorboard --path_prefix "$INTERLINK_PORT_PREFIX_6006".
+    for (const port of launch.ports) {
+      env[portPrefixVariable(port)] = portPrefix(launch.baseUrl, port);
+    }
+  }
   if (launch.type === 'job') {
     if (launch.path) env[AGENT_ENV.jobPath] = launch.path;
     if (launch.command) env[AGENT_ENV.jobCommand] = JSON.stringify(launch.command);
   }
   return env;
+}
+
+/** The declared ports in the agent's environment; an empty list when there are none. */
+export function readPorts(env: Record<string, string | undefined>): number[] {
+  const text = env[AGENT_ENV.ports]?.trim();
+  if (!text) return [];
+  const ports = text.split(',').map(p => Number(p.trim()));
+  if (!ports.every(p => Number.isInteger(p) && p > 0 && p < 65536)) {
+    throw new Error(`${AGENT_ENV.ports} must be comma-separated port numbers`);
+  }
+  return ports;
 }
 
 /** An argv the agent's environment carries as a JSON array of strings; undefined when unset. */

@@ -7,9 +7,14 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { MAX_PORT, MAX_PORTS, MIN_PORT } from './ports.js';
 
 /** `hpc` (Slurm-like batch), `htc` (HTCondor-like throughput farm), `cloud` (Kubernetes, or this machine). */
-export const SiteKind = Type.Union([Type.Literal('hpc'), Type.Literal('htc'), Type.Literal('cloud')]);
+export const SiteKind = Type.Union([
+  Type.Literal('hpc'),
+  Type.Literal('htc'),
+  Type.Literal('cloud')
+]);
 export type SiteKind = Static<typeof SiteKind>;
 
 /** Kubernetes-style quantity for memory, e.g. `512Mi`, `4Gi`. */
@@ -84,7 +89,12 @@ export const SESSION_STATES = [
 ] as const;
 export const SessionState = Type.Union(SESSION_STATES.map(s => Type.Literal(s)));
 export type SessionState = (typeof SESSION_STATES)[number];
-export const FINAL_STATES: readonly SessionState[] = ['completed', 'failed', 'cancelled', 'expired'];
+export const FINAL_STATES: readonly SessionState[] = [
+  'completed',
+  'failed',
+  'cancelled',
+  'expired'
+];
 export function isFinalState(state: SessionState): boolean {
   return FINAL_STATES.includes(state);
 }
@@ -94,6 +104,12 @@ export const Walltime = Type.Integer({
   minimum: 60,
   maximum: 30 * 24 * 3600,
   description: 'walltime in seconds'
+});
+
+export const Ports = Type.Array(Type.Integer({ minimum: MIN_PORT, maximum: MAX_PORT }), {
+  maxItems: MAX_PORTS,
+  uniqueItems: true,
+  description: `up to ${MAX_PORTS} distinct ports from ${MIN_PORT} to ${MAX_PORT}`
 });
 
 export const CreateSessionRequest = Type.Object(
@@ -109,7 +125,9 @@ export const CreateSessionRequest = Type.Object(
       Type.Array(Type.String({ maxLength: 4096 }), { minItems: 1, maxItems: 256 })
     ),
     /** A label the user chose. */
-    name: Type.Optional(Type.String({ maxLength: 200 }))
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    /** For `kernel`: ports of web apps in the job, served at `{url}ports/{port}/` (ports.ts). */
+    ports: Type.Optional(Ports)
   },
   { additionalProperties: false }
 );
@@ -148,7 +166,9 @@ export const Session = Type.Object({
   progress: Type.Optional(Type.Array(Type.String())),
   /** For `job` sessions, what runs. */
   path: Type.Optional(Type.String()),
-  command: Type.Optional(Type.Array(Type.String()))
+  command: Type.Optional(Type.Array(Type.String())),
+  /** The ports the launch declared, each served at `{url}ports/{port}/`. */
+  ports: Type.Optional(Type.Array(Type.Integer()))
 });
 export type Session = Static<typeof Session>;
 
@@ -179,7 +199,9 @@ export function firstProblem(schema: TSchema, value: unknown): ErrorBody | null 
     return {
       error: 'invalid_field',
       field,
-      message: field ? `${field}: ${error.message}${extra}` : `request body: ${error.message}${extra}`
+      message: field
+        ? `${field}: ${error.message}${extra}`
+        : `request body: ${error.message}${extra}`
     };
   }
   return null;
@@ -222,3 +244,4 @@ export function parseWalltime(text: string): number {
 
 export * from './session-id.js';
 export * from './agent-env.js';
+export * from './ports.js';

@@ -3,6 +3,7 @@
  * and the proxy server checks every POST /api/sessions with them. Pure and browser-safe.
  */
 import { CreateSessionRequest, firstProblem, formatWalltime } from './index.js';
+import { portsProblem } from './ports.js';
 
 /** What the rules read of a profile: the wire Profile and a site file's profile both fit. */
 export interface LaunchProfile {
@@ -74,6 +75,8 @@ export function checkLaunch(
   if (typeof walltime === 'number' && walltime < MIN_WALLTIME) {
     return invalid('walltime', `at least ${formatWalltime(MIN_WALLTIME)}`);
   }
+  const ports = portsProblem((request as { ports?: unknown } | null)?.ports);
+  if (ports) return invalid('ports', ports);
   const problem = firstProblem(CreateSessionRequest, request);
   if (problem) {
     return { error: 'invalid_field', field: problem.field ?? '', message: problem.message };
@@ -102,6 +105,9 @@ export function checkLaunch(
   }
   if (launch.type === 'job' && !launch.path && !launch.command) {
     return invalid('path', 'a job needs the notebook or script to run (path) or a command');
+  }
+  if (launch.type === 'job' && launch.ports?.length) {
+    return invalid('ports', 'only kernel sessions serve ports; a job has no tunnel');
   }
   const live = context.liveSessions;
   if (

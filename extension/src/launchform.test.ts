@@ -29,6 +29,15 @@ const kernel: ILaunchFields = {
 };
 
 describe('launchRequest', () => {
+  it('carries the ports of a kernel session, and the rules name a bad one', () => {
+    assert.deepEqual(launchRequest(site, { ...kernel, ports: '6006, 8787' }).ports, [6006, 8787]);
+    assert.equal('ports' in launchRequest(site, { ...kernel, ports: ' ' }), false);
+    assert.equal('ports' in launchRequest(site, { ...kernel, type: 'job', ports: '6006' }), false);
+    const problem = formProblem(site, { ...kernel, ports: '6006 tb' }, english);
+    assert.equal(problem?.field, 'ports');
+    assert.match(problem?.message ?? '', /"tb" is not one/);
+    assert.equal(formProblem(site, { ...kernel, ports: '6006 6006' }, english)?.field, 'ports');
+  });
   it('sends the walltime in seconds and only the fields that are set', () => {
     assert.deepEqual(launchRequest(site, kernel), {
       site: 'local',

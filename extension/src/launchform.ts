@@ -13,6 +13,8 @@ export interface ILaunchFields {
   type: 'kernel' | 'job';
   path: string;
   name: string;
+  /** Kernel sessions: ports of web apps in the job as typed, e.g. "6006, 8787"; empty for none. */
+  ports?: string;
 }
 
 export interface IFieldProblem {
@@ -21,7 +23,15 @@ export interface IFieldProblem {
 }
 
 /** The fields the form validates and shows errors beside; others are shown under the form. */
-export const FORM_FIELDS = ['profile', 'walltime', 'type', 'path', 'name'];
+export const FORM_FIELDS = ['profile', 'walltime', 'type', 'path', 'name', 'ports'];
+
+/** "6006, 8787" → [6006, 8787]; a word that is no number goes as it is, so the rules name it. */
+export function portsOfText(text: string): unknown[] {
+  return text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(word => (/^[0-9]+$/.test(word) ? Number(word) : word));
+}
 
 /** The POST body: unparsable walltime text goes as it is, so the schema names the field. */
 export function launchRequest(
@@ -42,6 +52,10 @@ export function launchRequest(
   }
   if (fields.name) {
     request.name = fields.name;
+  }
+  const ports = fields.type === 'kernel' ? portsOfText(fields.ports ?? '') : [];
+  if (ports.length > 0) {
+    request.ports = ports;
   }
   return request;
 }

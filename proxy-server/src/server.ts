@@ -2,6 +2,7 @@
  * The proxy server's HTTP surface, in one place:
  *   {base}/api/…            REST API of the extension (sites, sessions, logs, events)
  *   {base}/sessions/{id}/…  the session's remote Jupyter server, HTTP and WebSocket, owner only
+ *   {base}/sessions/{id}/ports/{port}/…  a web app on a port the launch declared (ports-route.ts)
  *   {base}/tunnel           where agents in remote jobs dial in
  *   {base}/metrics, /healthz
  *   anything else           standalone only: the local Jupyter server behind this front door
@@ -22,6 +23,7 @@ import { createHostPolicy, type HostPolicy } from './hosts.js';
 import { QUERY_TOKEN_REFUSED, queryTokenAccepted } from './query-token.js';
 import { guardRemoteResponse, isServiceWorkerScript } from './response-policy.js';
 import { routeName } from './route-names.js';
+import { portRedirect, portRefusal } from './ports-route.js';
 
 export interface ProxyServerOptions {
   basePath: string;
@@ -111,7 +113,7 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
     }
 
     const session = SESSION_PATH.exec(rest);
-    if (session) return proxySession(caller, session[1], req, res);
+    if (session) return proxySession(caller, session[1], path, req, res);
     if (rest === '/metrics') {
       recordSessionStates(
         metrics,
@@ -232,6 +234,7 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
   function proxySession(
     caller: Caller,
     id: string,
+    path: string,
     req: IncomingMessage,
     res: ServerResponse
   ): void {
@@ -252,10 +255,24 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
         message: 'a remote server cannot install a service worker on this origin'
       });
     }
+    const remote = sessions.get(caller, id);
+    const port = portRefusal(remote, path);
+    if (port) {
+      refuse('sessions', 'port_not_declared');
+      return sendJson(res, port.status, port.body);
+    }
+    const slash = portRedirect(remote, path);
+    if (slash) {
+      res.writeHead(301, {
+        location: slash + (req.url?.includes('?') ? req.url.slice(req.url.indexOf('?')) : '')
+      });
+      return void res.end();
+    }
     // A page load signed in by ?token= keeps the cookie, so the token need not stay in URLs.
     const cookie = caller.via === 'query' ? auth.cookieFor?.(req) : null;
     if (cookie) res.setHeader('set-cookie', cookie);
-    guardRemoteResponse(res, { trusted: options.trustedRemoteUi?.(sessions.get(caller, id).site) });
+    // A port's app gets the same policy as the remote Jupyter server's pages.
+    guardRemoteResponse(res, { trusted: options.trustedRemoteUi?.(remote.site) });
     if (!tunnels.isUp(id)) {
       const state = sessions.state(id);
       return sendJson(res, 503, {
@@ -300,6 +317,11 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
         owner === 'other' ? 'Forbidden' : 'Not Found'
       );
     }
+    const port = portRefusal(sessions.get(caller, id), path);
+    if (port) {
+      refuse('sessions_ws', 'port_not_declared');
+      return rejectUpgrade(socket, port.status, 'Not Found', port.body);
+    }
     if (!tunnels.isUp(id)) return rejectUpgrade(socket, 503, 'Service Unavailable');
     tunnels.proxyUpgrade(id, req, socket, head);
   }
@@ -334,8 +356,12 @@ function isSafeMethod(method = 'GET'): boolean {
   return method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
 }
 
-function rejectUpgrade(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+function rejectUpgrade(socket: Duplex, status: number, text: string, body?: object): void {
+  const json = body ? JSON.stringify(body) : '';
+  const type = body ? 'Content-Type: application/json; charset=utf-8\r\n' : '';
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${type}Content-Length: ${Buffer.byteLength(json)}\r\n\r\n${json}`
+  );
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

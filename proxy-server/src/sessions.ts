@@ -176,7 +176,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       url: sessionPath(this.options.basePath, id),
       progress: [`submitting to ${site.displayName}`],
       path: request.path,
-      command: request.command
+      command: request.command,
+      ports: request.ports?.length ? [...request.ports] : undefined
     };
     const record: SessionRecord = { session, secretHash, groups: caller.groups, tunnelUp: false };
     this.records.set(id, record);
@@ -206,7 +207,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
             user: caller.name,
             groups: caller.groups,
             path: request.path,
-            command: request.command
+            command: request.command,
+            ports: session.ports
           },
           this.options.agentEnv
         ),

@@ -36,12 +36,20 @@ export function LaunchForm({
   const [type, setType] = React.useState<'kernel' | 'job'>('kernel');
   const [path, setPath] = React.useState('');
   const [name, setName] = React.useState('');
+  const [ports, setPorts] = React.useState('');
   const [serverError, setServerError] = React.useState<IFieldProblem | null>(null);
   const [submitting, setSubmitting] = React.useState(false);
 
   React.useEffect(() => setProfileId(initialProfile), [initialProfile]);
 
-  const fields: ILaunchFields = { profile: profileId, walltime: walltimeText, type, path, name };
+  const fields: ILaunchFields = {
+    profile: profileId,
+    walltime: walltimeText,
+    type,
+    path,
+    name,
+    ports
+  };
   const request = launchRequest(site, fields);
   const problem = formProblem(site, fields, trans) ?? serverError;
   const errorFor = (field: string) => (problem?.field === field ? problem.message : null);
@@ -169,6 +177,19 @@ export function LaunchForm({
         <>
           <label htmlFor={`${formId}-path`}>{trans.__('Notebook or script to run')}</label>
           {textField('path', path, setPath, { placeholder: 'analysis.ipynb' })}
+        </>
+      )}
+
+      {type === 'kernel' && (
+        <>
+          <label htmlFor={`${formId}-ports`}>
+            {trans.__('Web app ports (optional)')}
+            <span className="jp-InterlinkForm-hint">
+              {' '}
+              {trans.__('(TensorBoard, Dask dashboard…)')}
+            </span>
+          </label>
+          {textField('ports', ports, setPorts, { placeholder: '6006, 8787' })}
         </>
       )}
 

@@ -1,4 +1,4 @@
-import { isFinalState, type Session, type Site } from '@jupyterlab-interlink/contract';
+import { isFinalState, portUrl, type Session, type Site } from '@jupyterlab-interlink/contract';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
 import { exitWords, placeLabel, queueWords, stateLabel, timeLine } from '../format';
@@ -68,6 +68,23 @@ export function SessionCard({
             </li>
           ))}
         </ol>
+      )}
+      {session.state === 'ready' && session.ports && session.ports.length > 0 && (
+        <div className="jp-InterlinkSession-ports" data-testid="interlink-session-ports">
+          {trans.__('Web apps:')}{' '}
+          {session.ports.map(port => (
+            <a
+              key={port}
+              href={portUrl(session.url, port)}
+              target="_blank"
+              rel="noopener noreferrer"
+              data-testid={`interlink-port-${port}`}
+              title={trans.__('Open what listens on port %1 in the job', port)}
+            >
+              {port}
+            </a>
+          ))}
+        </div>
       )}
       {session.state === 'starting' && <LogTail interlink={interlink} sessionId={session.id} />}
       {(session.state === 'failed' ||

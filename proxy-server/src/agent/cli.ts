@@ -8,6 +8,7 @@ import {
   AGENT_ENV,
   DEFAULT_BASE_PATH,
   readArgv,
+  readPorts,
   sessionPath
 } from '@jupyterlab-interlink/contract';
 import { jobFromEnvironment, runJob } from './job.js';
@@ -31,6 +32,7 @@ interface Config {
   command: string[];
   notebookDir: string;
   readyTimeoutMs: number;
+  ports: number[];
 }
 
 function readConfig(env: NodeJS.ProcessEnv): Config {
@@ -72,6 +74,12 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
+  let ports: number[];
+  try {
+    ports = readPorts(env);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
   const readyTimeoutMs = Number(env[AGENT_ENV.jupyterTimeoutSeconds] ?? 300) * 1000;
   return {
     sessionId,
@@ -80,6 +88,7 @@ function readConfig(env: NodeJS.ProcessEnv): Config {
     baseUrl,
     command,
     notebookDir: env[AGENT_ENV.notebookDir] || process.cwd(),
+    ports,
     readyTimeoutMs: Number.isFinite(readyTimeoutMs) && readyTimeoutMs > 0 ? readyTimeoutMs : 300_000
   };
 }
@@ -141,6 +150,7 @@ async function main(): Promise<number> {
       baseUrl: config.baseUrl,
       notebookDir: config.notebookDir,
       env: serverEnv(process.env),
+      avoidPorts: config.ports,
       onOutput: line => process.stdout.write(`jupyter: ${line}\n`)
     });
     running.jupyter = server;
@@ -177,6 +187,7 @@ async function main(): Promise<number> {
     sessionId: config.sessionId,
     secret: config.secret,
     target: { ...server.endpoint, basePath: config.baseUrl, token: server.token },
+    ports: config.ports,
     log,
     initialDelayMs: Number(process.env[AGENT_ENV.reconnectInitialMs]) || undefined,
     maxDelayMs: Number(process.env[AGENT_ENV.reconnectMaxMs]) || undefined,

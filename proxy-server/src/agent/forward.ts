@@ -1,9 +1,12 @@
 /**
  * The agent's forwarding: each HTTP/2 stream the proxy opens becomes a request (or a WebSocket) to
- * the one local Jupyter server, under its base URL only, with the server's token added.
+ * the one local Jupyter server, under its base URL only, with the server's token added; or, under
+ * `{base url}ports/{port}/`, to a port the session declared on loopback, path unchanged and
+ * without the token. Any other port is refused here too, so the tunnel is no open relay.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
+import { portOfPath } from '@jupyterlab-interlink/contract';
 import { agentRequestHeaders, forwardResponseHeaders } from '../tunnel/headers.js';
 import { closeAfterFlush, relay } from '../tunnel/sockets.js';
 import type { Endpoint } from './jupyter.js';
@@ -11,8 +14,8 @@ import type { Endpoint } from './jupyter.js';
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /**
- * The one local server the agent forwards to, on loopback TCP or a Unix socket. Nothing else is
- * reachable through the tunnel.
+ * The one local server the agent forwards to, on loopback TCP or a Unix socket. Besides it, only
+ * the declared ports are reachable through the tunnel.
  */
 export type ForwardTarget = Endpoint & {
   /** The server's base_url; requests outside it are refused. Starts and ends with "/". */
@@ -21,22 +24,28 @@ export type ForwardTarget = Endpoint & {
   token?: string;
 };
 
-/** How http.request reaches the target. */
-function dialOptions(target: ForwardTarget): http.RequestOptions {
+/** How http.request reaches a destination. */
+function dialOptions(target: Destination): http.RequestOptions {
   return 'socketPath' in target
     ? { socketPath: target.socketPath }
     : { host: target.host, port: target.port };
 }
 
 /** The Host the server is told: a local name, which its Host check accepts. */
-function hostHeader(target: ForwardTarget): string {
+function hostHeader(target: Destination): string {
   return 'socketPath' in target ? 'localhost' : `${target.host}:${target.port}`;
 }
+
+/** Where one stream goes: the Jupyter server, or a declared port's app (never given its token). */
+type Destination = Endpoint & { token?: string };
 
 export class LocalForwarder {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxFreeSockets: 16 });
 
-  constructor(private readonly target: ForwardTarget) {
+  constructor(
+    private readonly target: ForwardTarget,
+    private readonly ports: readonly number[] = []
+  ) {
     this.httpAgent.on('free', socket => socket.setNoDelay(true));
   }
 
@@ -72,17 +81,35 @@ export class LocalForwarder {
       respondError(stream, 404, 'Not under this session’s base URL.');
       return;
     }
-    if (method === 'CONNECT') this.forwardWebSocket(stream, headers, path);
-    else this.forwardHttp(stream, headers, method, path);
+    const to = this.destination(path);
+    if (typeof to === 'string') {
+      respondError(stream, 404, to);
+      return;
+    }
+    if (method === 'CONNECT') this.forwardWebSocket(stream, headers, path, to);
+    else this.forwardHttp(stream, headers, method, path, to);
+  }
+
+  /** The Jupyter server, a declared port on loopback, or why the path is refused. */
+  private destination(path: string): Destination | string {
+    const port = portOfPath(this.target.basePath, path);
+    if (port === undefined) return this.target;
+    if (!this.ports.includes(port) || ('port' in this.target && port === this.target.port)) {
+      const declared = this.ports.length ? this.ports.join(', ') : 'none';
+      const named = Number.isNaN(port) ? 'that port' : `port ${port}`;
+      return `${named} is not declared by this session; declared: ${declared}`;
+    }
+    return { host: '127.0.0.1', port };
   }
 
   private upstreamHeaders(
     headers: http2.IncomingHttpHeaders,
-    keepWebSocket: boolean
+    keepWebSocket: boolean,
+    to: Destination
   ): http.OutgoingHttpHeaders {
-    const { token } = this.target;
     const out = agentRequestHeaders(headers, { keepWebSocket });
-    out.host = hostHeader(this.target);
+    out.host = hostHeader(to);
+    const { token } = to;
     if (token) out.authorization = `token ${token}`;
     return out;
   }
@@ -91,11 +118,12 @@ export class LocalForwarder {
   private requestLocal(
     stream: http2.ServerHttp2Stream,
     what: string,
+    to: Destination,
     init: Pick<http.RequestOptions, 'method' | 'path' | 'headers' | 'agent'>
   ): http.ClientRequest | undefined {
     let upstream: http.ClientRequest;
     try {
-      upstream = http.request({ ...dialOptions(this.target), ...init });
+      upstream = http.request({ ...dialOptions(to), ...init });
     } catch {
       respondError(stream, 400, `The ${what} could not be forwarded.`);
       return undefined;
@@ -108,12 +136,13 @@ export class LocalForwarder {
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     method: string,
-    path: string
+    path: string,
+    to: Destination
   ): void {
-    const upstream = this.requestLocal(stream, 'request', {
+    const upstream = this.requestLocal(stream, 'request', to, {
       method,
       path,
-      headers: this.upstreamHeaders(headers, false),
+      headers: this.upstreamHeaders(headers, false, to),
       agent: this.httpAgent
     });
     if (!upstream) return;
@@ -126,7 +155,7 @@ export class LocalForwarder {
       relay(res, stream);
     });
     upstream.on('error', () => {
-      if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');
+      if (!stream.headersSent) respondError(stream, 502, noAnswer(to));
       else stream.close(NGHTTP2_INTERNAL_ERROR);
     });
     stream.on('close', () => {
@@ -138,13 +167,14 @@ export class LocalForwarder {
   private forwardWebSocket(
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
-    path: string
+    path: string,
+    to: Destination
   ): void {
-    const upstream = this.requestLocal(stream, 'WebSocket request', {
+    const upstream = this.requestLocal(stream, 'WebSocket request', to, {
       method: 'GET',
       path,
       headers: {
-        ...this.upstreamHeaders(headers, true),
+        ...this.upstreamHeaders(headers, true, to),
         connection: 'Upgrade',
         upgrade: 'websocket'
       },
@@ -175,7 +205,7 @@ export class LocalForwarder {
       if (respondWith(stream, res)) relay(res, stream);
     });
     upstream.on('error', () => {
-      if (!stream.headersSent) respondError(stream, 502, 'The Jupyter server did not answer.');
+      if (!stream.headersSent) respondError(stream, 502, noAnswer(to));
       else stream.close(NGHTTP2_INTERNAL_ERROR);
     });
     stream.on('close', () => {
@@ -183,6 +213,10 @@ export class LocalForwarder {
     });
     upstream.end();
   }
+}
+
+function noAnswer(to: Destination): string {
+  return `Nothing answers on ${'socketPath' in to ? to.socketPath : `${to.host}:${to.port}`} in the job.`;
 }
 
 /** The local server's answer as the stream's response head; false (both ends cut) when it cannot be. */

@@ -50,6 +50,8 @@ export interface JupyterOptions {
   nodelay?: boolean;
   /** Loopback TCP even on jupyter_server 2.x (for comparison with its Unix socket). */
   tcp?: boolean;
+  /** Ports the session declared for its own apps: the server never takes one of them. */
+  avoidPorts?: readonly number[];
 }
 
 /** Where the server listens: a Unix socket (jupyter_server 2.x) or loopback TCP (1.x). */
@@ -93,6 +95,13 @@ export function serverMajorVersion(command: string[], env?: NodeJS.ProcessEnv): 
   });
 }
 
+/** A free loopback port that is none of the session's declared ports. */
+async function freePortAvoiding(avoid: readonly number[] = []): Promise<number> {
+  let port = await freePort('127.0.0.1');
+  while (avoid.includes(port)) port = await freePort('127.0.0.1');
+  return port;
+}
+
 // sun_path holds 108 bytes on Linux; a longer TMPDIR falls back to TCP.
 const MAX_SOCKET_PATH = 100;
 
@@ -110,7 +119,7 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
   const endpoint: Endpoint =
     major >= 2 && !options.tcp && socketPath.length <= MAX_SOCKET_PATH
       ? { socketPath }
-      : { host: '127.0.0.1', port: await freePort('127.0.0.1') };
+      : { host: '127.0.0.1', port: await freePortAvoiding(options.avoidPorts) };
   const listen =
     'socketPath' in endpoint
       ? [`--ServerApp.sock=${endpoint.socketPath}`, '--ServerApp.sock_mode=0600']

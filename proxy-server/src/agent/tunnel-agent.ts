@@ -38,6 +38,11 @@ export interface TunnelAgentOptions {
   sessionId: string;
   secret: string;
   target: ForwardTarget;
+  /**
+   * The ports the session declared: `{basePath}ports/{port}/…` goes to 127.0.0.1:<port>, path
+   * unchanged. Every other port under `ports/` is refused, so the tunnel reaches nothing else.
+   */
+  ports?: readonly number[];
   /** Progress lines for the job log. Never given secrets or tokens. */
   log?: (line: string) => void;
   /** Proxy variables (HTTPS_PROXY, NO_PROXY, …); defaults to process.env. */
@@ -104,7 +109,7 @@ export class TunnelAgent extends EventEmitter<{
     if (problem) throw new Error(problem);
     this.log = options.log ?? (() => {});
     this.websocketOnly = options.transport === 'websocket';
-    this.forwarder = new LocalForwarder(options.target);
+    this.forwarder = new LocalForwarder(options.target, options.ports);
   }
 
   get connected(): boolean {
