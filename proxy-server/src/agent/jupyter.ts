@@ -84,11 +84,14 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
-/** The server's major version (`<command> --version`), or 0 when it does not say. */
+/**
+ * The server's major version (`<command> --version`), or 0 when it does not say within 15 s (a
+ * command that starts serving instead of answering is taken as an older server: loopback TCP).
+ */
 export function serverMajorVersion(command: string[], env?: NodeJS.ProcessEnv): Promise<number> {
   const [cmd, ...args] = command;
   return new Promise(resolve => {
-    execFile(cmd, [...args, '--version'], { env, timeout: 60_000 }, (err, stdout) => {
+    execFile(cmd, [...args, '--version'], { env, timeout: 15_000 }, (err, stdout) => {
       const match = /^(\d+)\.\d+/m.exec(String(stdout));
       resolve(err || !match ? 0 : Number(match[1]));
     });

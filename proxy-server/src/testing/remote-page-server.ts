@@ -6,6 +6,12 @@
  */
 import http from 'node:http';
 
+// The agent asks `--version` first, as of a real server: say 1.x, which it serves on loopback TCP.
+if (process.argv.includes('--version')) {
+  process.stdout.write('1.23.0\n');
+  process.exit(0);
+}
+
 const arg = (name: string): string =>
   process.argv.find(a => a.startsWith(`--ServerApp.${name}=`))?.split('=')[1] ?? '';
 const base = arg('base_url');
