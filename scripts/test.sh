@@ -11,7 +11,9 @@ bash scripts/build.sh
 bash scripts/interlink-stack.sh build >/dev/null
 npx eslint .
 status=0
-node --test --test-concurrency=1 --test-reporter=spec \
+# --test-force-exit: a test file whose failed hook leaves a child or socket behind ends with its
+# failure reported, instead of holding the whole run until CI's limit.
+node --test --test-concurrency=1 --test-force-exit --test-reporter=spec \
   contract/dist vk-bridge/dist proxy-server/dist extension/dist || status=$?
 bash scripts/test-oldest-jupyterlab.sh || status=$?
 # A fresh virtualenv each run: the suite sees the wheel as a user's `pip install` leaves it.
