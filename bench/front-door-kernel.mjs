@@ -19,8 +19,8 @@ import { parseArgs } from 'node:util';
 
 const { fetch } = globalThis;
 import { startHub } from '../proxy-server/dist/testing/jupyterhub.js';
-import { KernelClient, startKernel } from '../proxy-server/dist/testing/kernel-client.js';
-import { fmt, median, percentile } from './tunnel-support/common.mjs';
+import { startKernel } from '../proxy-server/dist/testing/kernel-client.js';
+import { fmt, kernelRoundTrips, median } from './tunnel-support/common.mjs';
 import { jupyter } from './tunnel-support/servers.mjs';
 
 const { values: args } = parseArgs({
@@ -33,21 +33,6 @@ const { values: args } = parseArgs({
 const N = Number(args.n);
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
-
-async function run(wsUrl, headers) {
-  const kernel = await KernelClient.connect(wsUrl, headers);
-  for (let i = 0; i < WARMUP; i++) await kernel.execute('pass');
-  const times = [];
-  for (let i = 0; i < N; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = await kernel.execute('pass');
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (r.status !== 'ok') throw new Error(`execute failed: ${r.status}`);
-  }
-  kernel.close();
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p99: percentile(times, 99) };
-}
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -160,7 +145,7 @@ try {
     const order = Object.keys(paths);
     if (r % 2) order.reverse();
     for (const name of order) {
-      const res = await run(paths[name].url, paths[name].headers);
+      const res = await kernelRoundTrips(paths[name].url, paths[name].headers, N, WARMUP);
       results[name].push(res);
       console.error(`round ${r + 1} ${name}: p50 ${fmt(res.p50)} ms, p99 ${fmt(res.p99)} ms`);
     }

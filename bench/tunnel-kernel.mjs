@@ -9,8 +9,7 @@ import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KernelClient } from '../proxy-server/dist/testing/kernel-client.js';
-import { fmt, median, percentile, startTunnels } from './tunnel-support/common.mjs';
+import { fmt, kernelRoundTrips, median, startTunnels } from './tunnel-support/common.mjs';
 import { jupyter, sshForward } from './tunnel-support/servers.mjs';
 
 const { values: args } = parseArgs({
@@ -47,25 +46,6 @@ function post(url, headers, body) {
   });
 }
 
-async function run(wsUrl, headers, n, warmup) {
-  const kernel = await KernelClient.connect(wsUrl, headers);
-  for (let i = 0; i < warmup; i++) await kernel.execute('pass');
-  const times = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = await kernel.execute('pass');
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    if (r.status !== 'ok') throw new Error(`execute failed: ${r.status}`);
-  }
-  kernel.close();
-  times.sort((a, b) => a - b);
-  return {
-    p50: percentile(times, 50),
-    p99: percentile(times, 99),
-    mean: times.reduce((a, b) => a + b, 0) / n
-  };
-}
-
 const dir = mkdtempSync(path.join(tmpdir(), 'interlink-bench-kernel-'));
 const cleanup = [];
 try {
@@ -97,7 +77,7 @@ try {
     const order = Object.keys(paths);
     if (r % 2) order.reverse();
     for (const name of order) {
-      const res = await run(paths[name].url, paths[name].headers, N, WARMUP);
+      const res = await kernelRoundTrips(paths[name].url, paths[name].headers, N, WARMUP);
       results[name].push(res);
       console.error(`round ${r + 1} ${name}: p50 ${fmt(res.p50)} ms, p99 ${fmt(res.p99)} ms`);
     }
@@ -107,7 +87,7 @@ try {
   if (CONTEXT > 0) {
     const ssh = await sshForward(dir, jp.endpoint.port);
     cleanup.push(() => ssh.stop());
-    context[`ssh -L (${ssh.version.split(',')[0]}) to the NODELAY server`] = await run(
+    context[`ssh -L (${ssh.version.split(',')[0]}) to the NODELAY server`] = await kernelRoundTrips(
       `ws://127.0.0.1:${ssh.port}${base}${channels}`,
       auth,
       CONTEXT,
@@ -120,7 +100,7 @@ try {
     const k2 = await post(`http://127.0.0.1:${stock.endpoint.port}${base}api/kernels`, stockAuth, {
       name: 'python3'
     });
-    context['straight to a stock server (Nagle on)'] = await run(
+    context['straight to a stock server (Nagle on)'] = await kernelRoundTrips(
       `ws://127.0.0.1:${stock.endpoint.port}${base}api/kernels/${k2.id}/channels`,
       stockAuth,
       CONTEXT,

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { URL, fileURLToPath } from 'node:url';
+import { KernelClient } from '../../proxy-server/dist/testing/kernel-client.js';
 
 const here = p => fileURLToPath(new URL(p, import.meta.url));
 
@@ -143,3 +144,23 @@ export function median(values) {
 }
 
 export const fmt = (n, digits = 2) => Number(n).toFixed(digits);
+
+/** `n` executes of `pass` over one kernel WebSocket after `warmup` more: p50, p99 and mean in ms. */
+export async function kernelRoundTrips(wsUrl, headers, n, warmup) {
+  const kernel = await KernelClient.connect(wsUrl, headers);
+  for (let i = 0; i < warmup; i++) await kernel.execute('pass');
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    const r = await kernel.execute('pass');
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (r.status !== 'ok') throw new Error(`execute failed: ${r.status}`);
+  }
+  kernel.close();
+  times.sort((a, b) => a - b);
+  return {
+    p50: percentile(times, 50),
+    p99: percentile(times, 99),
+    mean: times.reduce((a, b) => a + b, 0) / n
+  };
+}
