@@ -3,8 +3,10 @@
 jupyter_server authenticates the caller first (its token, cookie or whatever identity provider it
 runs), then the request goes on with the service's private secret in place of the user's
 credentials, so users need no second token. WebSocket upgrades (remote kernels, terminals) are
-handed over as raw bytes once authenticated: no per-message work in Python, which keeps the
-kernel round trip close to going straight (bench/tunnel-kernel.mjs measures it). HTTP answers,
+handed over once authenticated: the browser's socket itself goes to the Node service (over the
+IPC channel service.py opened, see `NodeService.hand_over`), or, where it cannot (TLS), its bytes
+are spliced here; either way no per-message work in Python, which keeps the kernel round trip
+close to going straight (bench/front-door-kernel.mjs measures it). HTTP answers,
 the event stream and followed logs are streamed chunk by chunk.
 
 `{base}/tunnel` is the agents' door: agents prove themselves to the Node service with their
@@ -18,7 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from jupyter_server.base.handlers import APIHandler
 from tornado import httpclient, web
 from tornado.httputil import HTTPHeaders
-from tornado.iostream import StreamClosedError
+from tornado.iostream import SSLIOStream, StreamClosedError
 from tornado.tcpclient import TCPClient
 
 # Headers that describe one connection, not the request (RFC 9110 §7.6.1), plus what the
@@ -191,25 +193,42 @@ class ServiceProxy(APIHandler):
             self.finish()
 
     async def _pipe_upgrade(self):
+        headers = self._service_headers()
+        head = [f"GET {self._service_uri()} HTTP/1.1"]
+        head += [f"{name}: {value}" for name, value in headers.get_all()]
+        head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        # Best: the service takes the browser's socket itself, and no frame passes through Python.
+        if _can_hand_over(self.request.connection.stream):
+            client = self.detach()
+            if self.service.hand_over(client.socket, head):
+                client.close()  # our copy only: the service holds its own
+                return
+        else:
+            client = None
         try:
             upstream = await TCPClient().connect(self.service.host, self.service.port)
         except OSError:
+            if client is not None:
+                client.close()
+                return
             self.set_status(503)
             self.finish(json.dumps({"error": "service_unavailable",
                                     "message": "The interLink Node service is not running."}))
             return
-        headers = self._service_headers()
-        head = [f"GET {self._service_uri()} HTTP/1.1"]
-        head += [f"{name}: {value}" for name, value in headers.get_all()]
-        client = self.detach()
+        client = client or self.detach()
         for stream in (client, upstream):
             stream.set_nodelay(True)
         try:
-            await upstream.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+            await upstream.write(head)
         except StreamClosedError:
             client.close()
             return
         await _splice(client, upstream)
+
+
+def _can_hand_over(stream):
+    """A plain TCP socket with nothing read past the request: TLS state cannot move processes."""
+    return not isinstance(stream, SSLIOStream) and not stream._read_buffer_size
 
 
 async def _pump(source, sink):

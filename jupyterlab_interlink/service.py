@@ -3,6 +3,8 @@ package) as a supervised child of jupyter_server: found, checked (Node >= 20), s
 private loopback port, restarted when it dies, stopped with the server."""
 
 import asyncio
+import base64
+import json
 import os
 import re
 import secrets
@@ -89,6 +91,8 @@ class NodeService:
         os.chmod(self._private, 0o700)
         self.secret, self._secret_file = write_secret_file(self._private)
         self.process = None
+        #: Our end of the IPC channel the service reads handed-over sockets from (see hand_over).
+        self._channel = None
         #: Set once the service answers; `failure` says why it never will.
         self.ready = asyncio.Event()
         self.failure = None
@@ -122,13 +126,68 @@ class NodeService:
         return env
 
     def _spawn(self):
-        self.process = subprocess.Popen(
-            [self.node, SERVICE_SCRIPT], env=self._command_env(), stdin=subprocess.DEVNULL
-        )
+        self._close_channel()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        env = self._command_env()
+        # Node opens this as its IPC channel (process.channel), as for child_process.fork.
+        env["NODE_CHANNEL_FD"] = str(theirs.fileno())
+        try:
+            self.process = subprocess.Popen(
+                [self.node, SERVICE_SCRIPT], env=env, stdin=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._channel = ours
+        self._loop = asyncio.get_running_loop()
+        # Node acknowledges each handle; nothing else comes back. Read and drop, or it backs up.
+        self._loop.add_reader(ours.fileno(), self._drain_channel)
         self.log.info(
             "interLink: Node service (pid %s) on %s, reached at %s/",
             self.process.pid, self.url, self.base_path,
         )
+
+    def _drain_channel(self):
+        try:
+            if self._channel.recv(65536):
+                return
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._close_channel()  # the service exited; its restart opens a new channel
+
+    def _close_channel(self):
+        if self._channel is not None:
+            self._loop.remove_reader(self._channel.fileno())
+            self._channel.close()
+            self._channel = None
+
+    def hand_over(self, sock, head):
+        """Passes a connected socket, with the request head already read from it, to the service.
+
+        False when it cannot (no channel: the service is restarting); the caller forwards the
+        bytes itself then. Our copy of the socket may be closed afterwards: the service has its own.
+        """
+        if self._channel is None:
+            return False
+        message = json.dumps({
+            "cmd": "NODE_HANDLE",
+            "type": "net.Socket",
+            "msg": {"interlink": "connection", "head": base64.b64encode(head).decode("ascii")},
+        }) + "\n"
+        try:
+            # One sendmsg: the descriptor must arrive with its message (Node pairs them by read).
+            sent = socket.send_fds(self._channel, [message.encode()], [sock.fileno()])
+        except OSError:
+            return False
+        if sent != len(message):
+            # A partial write cannot be taken back: the channel is out of step from here on.
+            self.log.error("interLink: handing a connection to the service failed; channel closed")
+            self._close_channel()
+            return False
+        return True
 
     async def start(self, timeout=60.0):
         try:
@@ -177,6 +236,7 @@ class NodeService:
             self._spawn()
 
     def stop(self):
+        # (Runs in a thread; the channel closes in the loop when the service's end does.)
         self._stopping = True
         if self.process and self.process.poll() is None:
             self.process.terminate()

@@ -20,6 +20,7 @@ import {
 } from '@jupyterlab-interlink/vk-bridge';
 import { TokenAuthenticator, type Authenticator } from './auth.js';
 import { HubAuthenticator } from './hub-auth.js';
+import { acceptHandedConnections } from './handoff.js';
 import { createLogger } from './logging.js';
 import { startProxyServer } from './index.js';
 import { readTokenFile } from './token-file.js';
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
     workingDir: hub ? undefined : resolve(values['notebook-dir'] as string),
     logger
   });
+  // Standalone, jupyter_server hands authenticated WebSocket upgrades over as sockets.
+  if (!hub) acceptHandedConnections(running.server);
 
   let closing = false;
   const shutdown = async (signal: string) => {

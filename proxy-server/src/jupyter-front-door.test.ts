@@ -1,0 +1,274 @@
+// `jupyter lab` with the wheel (the project's .venv) as the standalone front door: a remote
+// kernel's WebSocket, authenticated by jupyter_server, is handed over to the Node service as a
+// socket on plain HTTP (no frame passes through Python), spliced on HTTPS (TLS state cannot move
+// between processes), and handed over again to a service that was restarted.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { freePort } from './agent/jupyter.js';
+
+const REPO = fileURLToPath(new URL('../../', import.meta.url));
+const VENV = process.env.INTERLINK_VENV ?? path.join(REPO, '.venv');
+
+interface Lab {
+  url: string;
+  token: string;
+  /** The certificate to trust, on HTTPS. */
+  ca?: Buffer;
+  pid: number;
+  /** The Node service's pid, as the lab's log last named it (it changes on a restart). */
+  servicePid(): number;
+  api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
+  stop(): Promise<void>;
+}
+
+async function startLab(root: string, tls?: { cert: string; key: string }): Promise<Lab> {
+  mkdirSync(root, { recursive: true });
+  const port = await freePort();
+  const token = randomBytes(24).toString('hex');
+  const child: ChildProcess = spawn(
+    path.join(VENV, 'bin', 'jupyter'),
+    [
+      'lab',
+      '--no-browser',
+      '--allow-root',
+      '--ServerApp.ip=127.0.0.1',
+      `--ServerApp.port=${port}`,
+      `--ServerApp.root_dir=${root}`,
+      ...(tls ? [`--ServerApp.certfile=${tls.cert}`, `--ServerApp.keyfile=${tls.key}`] : [])
+    ],
+    {
+      env: { ...process.env, JUPYTER_TOKEN: token, JUPYTER_CONFIG_DIR: path.join(root, '.cfg') },
+      stdio: ['ignore', 'ignore', 'pipe']
+    }
+  );
+  let log = '';
+  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const ca = tls && readFileSync(tls.cert);
+  const api: Lab['api'] = (method, route, body) =>
+    new Promise((resolve, reject) => {
+      const req = (tls ? https : http).request(
+        `${url}/interlink${route}`,
+        {
+          method,
+          ca,
+          headers: { authorization: `token ${token}`, 'content-type': 'application/json' }
+        },
+        res => {
+          let text = '';
+          res.on('data', d => (text += d));
+          res.on('end', () =>
+            resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined })
+          );
+        }
+      );
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  const servicePid = (): number => {
+    const pids = [...log.matchAll(/interLink: Node service \(pid (\d+)\)/g)];
+    return pids.length ? Number(pids[pids.length - 1][1]) : 0;
+  };
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    const up = await api('GET', '/api/sites').then(
+      r => r.status === 200,
+      () => false
+    );
+    if (up) break;
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`jupyter lab: ${log}`);
+    await sleep(300);
+  }
+  return {
+    url,
+    token,
+    ca,
+    pid: child.pid!,
+    servicePid,
+    api,
+    stop: () =>
+      new Promise(resolve => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      })
+  };
+}
+
+interface Session {
+  id: string;
+  state: string;
+  url: string;
+}
+
+async function readySession(lab: Lab): Promise<Session> {
+  const created = await lab.api<Session>('POST', '/api/sessions', {
+    site: 'local',
+    profile: 'small',
+    type: 'kernel',
+    walltime: 3600
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return waitReady(lab, created.body.id);
+}
+
+async function waitReady(lab: Lab, id: string): Promise<Session> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { body } = await lab.api<Session>('GET', `/api/sessions/${id}`);
+    if (body?.state === 'ready') return body;
+    assert.ok(Date.now() < deadline, `session not ready: ${JSON.stringify(body)}`);
+    await sleep(300);
+  }
+}
+
+/** Opens the remote kernel's channels through the lab; resolves once `print(6*7)` answers. */
+async function kernelSays42(lab: Lab, session: Session, kernelId: string): Promise<WebSocket> {
+  const { ca, token } = lab;
+  const url = `${lab.url.replace(/^http/, 'ws')}${session.url}api/kernels/${kernelId}/channels`;
+  const ws = new WebSocket(url, {
+    headers: { authorization: `token ${token}` },
+    ca,
+    perMessageDeflate: false
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+  });
+  const msgId = randomBytes(8).toString('hex');
+  const output = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('no output from the kernel')), 60_000);
+    ws.on('message', data => {
+      const msg = JSON.parse(data.toString());
+      if (msg.parent_header?.msg_id === msgId && msg.msg_type === 'stream') {
+        clearTimeout(timer);
+        resolve(String(msg.content.text).trim());
+      }
+    });
+  });
+  ws.send(
+    JSON.stringify({
+      header: {
+        msg_id: msgId,
+        msg_type: 'execute_request',
+        username: 'test',
+        session: msgId,
+        version: '5.3'
+      },
+      parent_header: {},
+      metadata: {},
+      content: { code: 'print(6*7)', silent: false, allow_stdin: false },
+      channel: 'shell'
+    })
+  );
+  assert.equal(await output, '42');
+  return ws;
+}
+
+/** The pid of the process holding the server's end of a client connection, from `ss`. */
+function serverSideOwner(lab: Lab, ws: WebSocket): number {
+  const clientPort = (ws as unknown as { _socket: { localPort: number } })._socket.localPort;
+  const line = execFileSync('ss', ['-tnpH', 'state', 'established', `( dport = :${clientPort} )`], {
+    encoding: 'utf8'
+  });
+  const pids = [...line.matchAll(/pid=(\d+)/g)].map(m => Number(m[1]));
+  assert.equal(new Set(pids).size, 1, `one process holds the connection: ${line}`);
+  return pids[0];
+}
+
+async function startKernel(lab: Lab, session: Session): Promise<string> {
+  const res = await lab.api<{ id: string }>('POST', `/sessions/${session.id}/api/kernels`, {
+    name: 'python3'
+  });
+  assert.equal(res.status, 201, JSON.stringify(res.body));
+  return res.body.id;
+}
+
+describe('jupyter lab as the front door of remote kernels', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'interlink-front-door-'));
+  const labs: Lab[] = [];
+  const sockets: WebSocket[] = [];
+
+  before(() => {
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        path.join(dir, 'key.pem'),
+        '-out',
+        path.join(dir, 'cert.pem')
+      ],
+      { stdio: 'ignore' }
+    );
+  });
+
+  after(async () => {
+    for (const ws of sockets) ws.terminate();
+    for (const lab of labs) {
+      const { body } = await lab.api<Session[]>('GET', '/api/sessions').catch(() => ({
+        body: [] as Session[]
+      }));
+      for (const s of body ?? []) await lab.api('DELETE', `/api/sessions/${s.id}`).catch(() => {});
+      await lab.stop();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('hands a kernel WebSocket to the Node service on plain HTTP, also after the service restarts', async () => {
+    const lab = await startLab(path.join(dir, 'http'));
+    labs.push(lab);
+    const session = await readySession(lab);
+    const kernel = await startKernel(lab, session);
+    const ws = await kernelSays42(lab, session, kernel);
+    sockets.push(ws);
+    const first = lab.servicePid();
+    assert.equal(serverSideOwner(lab, ws), first, 'the Node service holds the browser socket');
+
+    // The service dies; jupyter_server restarts it with a new channel, and hands over to that one.
+    process.kill(first, 'SIGKILL');
+    const deadline = Date.now() + 60_000;
+    while (lab.servicePid() === first || (await lab.api('GET', '/api/sites')).status !== 200) {
+      assert.ok(Date.now() < deadline, 'the service was not restarted');
+      await sleep(200);
+    }
+    await waitReady(lab, session.id);
+    const again = await kernelSays42(lab, session, kernel);
+    sockets.push(again);
+    assert.equal(serverSideOwner(lab, again), lab.servicePid());
+  });
+
+  it('splices a kernel WebSocket on HTTPS, where the socket cannot change hands', async () => {
+    const lab = await startLab(path.join(dir, 'https'), {
+      cert: path.join(dir, 'cert.pem'),
+      key: path.join(dir, 'key.pem')
+    });
+    labs.push(lab);
+    const session = await readySession(lab);
+    const kernel = await startKernel(lab, session);
+    const ws = await kernelSays42(lab, session, kernel);
+    sockets.push(ws);
+    assert.equal(serverSideOwner(lab, ws), lab.pid, 'jupyter_server keeps the TLS connection');
+  });
+});
