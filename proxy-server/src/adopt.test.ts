@@ -29,6 +29,33 @@ class RunningBackend extends EventEmitter<DriverEvents> implements Driver {
   async close(): Promise<void> {}
 }
 
+/** A SessionManager over a backend that already runs `observed` (what a restart finds). */
+function restartedManager(site: ReturnType<typeof testSite>, observed: ObservedPod[]) {
+  return new SessionManager({
+    sites: [site],
+    drivers: new Map([[site.id, new RunningBackend(observed)]]),
+    basePath: '/interlink',
+    tunnelUrl: () => 'ws://127.0.0.1:1/interlink/tunnel',
+    agentCommand: () => ['interlink-agent'],
+    logger: createLogger('silent')
+  });
+}
+
+test('a re-adopted kernel session still serves the web-app ports it declared', async () => {
+  const site = testSite();
+  const { spec, bundle } = launch(site, ['/bin/true'], { ports: [6006, 8787] });
+  const manager = restartedManager(site, [
+    { sessionId: spec.sessionId, pod: bundle.pod, status: { phase: 'running' } }
+  ]);
+  try {
+    await manager.start();
+    const session = manager.get({ name: 'alice', groups: [], via: 'header' }, spec.sessionId);
+    assert.deepEqual(session.ports, [6006, 8787]);
+  } finally {
+    await manager.close();
+  }
+});
+
 test('a re-adopted session keeps its owner, groups (a comma in one), walltime and path', async () => {
   const site = testSite();
   const { spec, bundle } = launch(site, ['/bin/true'], {
@@ -37,21 +64,9 @@ test('a re-adopted session keeps its owner, groups (a comma in one), walltime an
     walltime: 1200,
     path: 'runs/a.ipynb'
   });
-  const manager = new SessionManager({
-    sites: [site],
-    drivers: new Map([
-      [
-        site.id,
-        new RunningBackend([
-          { sessionId: spec.sessionId, pod: bundle.pod, status: { phase: 'running' } }
-        ])
-      ]
-    ]),
-    basePath: '/interlink',
-    tunnelUrl: () => 'ws://127.0.0.1:1/interlink/tunnel',
-    agentCommand: () => ['interlink-agent'],
-    logger: createLogger('silent')
-  });
+  const manager = restartedManager(site, [
+    { sessionId: spec.sessionId, pod: bundle.pod, status: { phase: 'running' } }
+  ]);
   try {
     await manager.start();
     assert.deepEqual(manager.ownerOf(spec.sessionId), {

@@ -193,6 +193,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       name: request.name,
       path: request.path,
       command: request.command,
+      ports: session.ports,
       agent: {
         command: this.options.agentCommand(site),
         env: agentEnvironment(
@@ -491,7 +492,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       walltime: meta.walltime ?? 3600,
       url: sessionPath(this.options.basePath, id),
       progress: ['re-adopted after a restart of the proxy server'],
-      path: meta.path
+      path: meta.path,
+      ports: meta.ports
     };
     const record: SessionRecord = {
       session,

@@ -138,6 +138,7 @@ export function buildPod(spec: LaunchSpec): PodBundle {
   };
   if (spec.name) annotations[ANNOTATIONS.name] = spec.name;
   if (spec.path) annotations[ANNOTATIONS.path] = spec.path;
+  if (spec.ports?.length) annotations[ANNOTATIONS.ports] = JSON.stringify(spec.ports);
   Object.assign(annotations, site.pluginAnnotations);
   const profileFlags = profile.slurmFlags ?? [];
   if (takesSlurmFlags(site, profileFlags)) {
@@ -219,6 +220,7 @@ export interface PodMetadata {
   secretHash?: string;
   name?: string;
   path?: string;
+  ports?: number[];
 }
 
 export function readPodMetadata(pod: V1Pod): PodMetadata | null {
@@ -245,6 +247,20 @@ export function readPodMetadata(pod: V1Pod): PodMetadata | null {
     walltime: Number.isFinite(walltime) && walltime > 0 ? walltime : undefined,
     secretHash: ann[ANNOTATIONS.secretHash],
     name: ann[ANNOTATIONS.name],
-    path: ann[ANNOTATIONS.path]
+    path: ann[ANNOTATIONS.path],
+    ports: readPorts(ann[ANNOTATIONS.ports])
   };
+}
+
+/** The ports annotation: valid port numbers only (anything else there was not written by us). */
+function readPorts(value: string | undefined): number[] | undefined {
+  if (!value) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(value);
+    if (!Array.isArray(parsed)) return undefined;
+    const ports = parsed.filter(p => Number.isInteger(p) && p > 0 && p < 65536) as number[];
+    return ports.length ? ports : undefined;
+  } catch {
+    return undefined;
+  }
 }

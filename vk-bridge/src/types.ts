@@ -30,6 +30,8 @@ export const ANNOTATIONS = {
   secretHash: 'interlink.jupyter.org/secret-sha256',
   name: 'interlink.jupyter.org/name',
   path: 'interlink.jupyter.org/path',
+  /** The web-app ports a session declared (JSON list), so a restart keeps serving them. */
+  ports: 'interlink.jupyter.org/ports',
   slurmFlags: 'slurm-job.vk.io/flags',
   slurmPreExec: 'slurm-job.vk.io/pre-exec'
 } as const;
@@ -63,6 +65,8 @@ export interface LaunchSpec {
   /** job sessions: a notebook or script path, or a command */
   path?: string;
   command?: string[];
+  /** Web-app ports the session declared (the agent forwards only these). */
+  ports?: number[];
   /**
    * The agent: its command and environment are the proxy server's business (how it reaches the
    * proxy, under which path it serves), passed into the pod as they are.
