@@ -167,6 +167,17 @@ export const SiteConfig = Type.Object({
       workingDir: Type.Optional(Text())
     })
   ),
+  /**
+   * How pages of a session's remote server and of its web-app ports run in the browser:
+   * `sandboxed` (the default: an opaque origin, so a remote page cannot act with this server's
+   * origin) or `trusted` (this server's origin: the remote JupyterLab, TensorBoard and Dask
+   * dashboards work, and whoever controls the remote side can act as the user here).
+   */
+  remoteUi: Type.Optional(
+    Type.Union([Type.Literal('sandboxed'), Type.Literal('trusted')], {
+      invalid: 'must be sandboxed or trusted'
+    })
+  ),
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser: Type.Optional(Type.Number()),
   profiles: Type.Array(ProfileConfig, {

@@ -50,11 +50,6 @@ export interface StartOptions {
   /** Host names this server answers to besides loopback (DNS rebinding); default from the environment. */
   hosts?: HostOptions;
   /**
-   * Sites whose remote server's own UI may run with this server's origin (no CSP sandbox); default
-   * from INTERLINK_TRUSTED_REMOTE_UI (comma-separated site ids).
-   */
-  trustedRemoteUi?: string[];
-  /**
    * Where sessions of local sites start unless the site names a folder: standalone, JupyterLab's
    * root, so a kernel or a job on "this machine" sees the files the user sees.
    */
@@ -113,7 +108,9 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   });
   const hostOptions = options.hosts ?? hostOptionsFromEnvironment();
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
-  const trustedRemoteUi = trustedSites(options.trustedRemoteUi, options.sites);
+  const trustedRemoteUi = new Set(
+    options.sites.filter(site => site.remoteUi === 'trusted').map(site => site.id)
+  );
   const server = createProxyHttpServer({
     basePath,
     auth: options.auth,
@@ -168,19 +165,4 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
       await sessions.close();
     }
   };
-}
-
-/** The sites named by the option or by INTERLINK_TRUSTED_REMOTE_UI, each checked to exist. */
-function trustedSites(listed: string[] | undefined, sites: SiteConfig[]): Set<string> {
-  const ids =
-    listed ?? (process.env.INTERLINK_TRUSTED_REMOTE_UI ?? '').split(',').map(s => s.trim());
-  const known = new Set(sites.map(s => s.id));
-  for (const id of ids.filter(Boolean)) {
-    if (!known.has(id)) {
-      throw new Error(
-        `INTERLINK_TRUSTED_REMOTE_UI: unknown site "${id}"; sites: ${[...known].join(', ')}`
-      );
-    }
-  }
-  return new Set(ids.filter(Boolean));
 }

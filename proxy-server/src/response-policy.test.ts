@@ -37,14 +37,13 @@ describe('remote response headers', () => {
 
 /** A proxy with one ready session on the local site, whose remote server is the page server. */
 async function proxyWithSession(
-  trustedRemoteUi: string[] = []
+  remoteUi: 'sandboxed' | 'trusted' = 'sandboxed'
 ): Promise<{ server: RunningProxyServer; session: string }> {
   const server = await startProxyServer({
-    sites: [defaultLocalSite()],
+    sites: [{ ...defaultLocalSite(), remoteUi }],
     auth: new TokenAuthenticator(TOKEN, 'alice'),
     logger: createLogger('warn'),
-    agentEnv: { INTERLINK_JUPYTER_COMMAND: JSON.stringify([process.execPath, PAGE_SERVER]) },
-    trustedRemoteUi
+    agentEnv: { INTERLINK_JUPYTER_COMMAND: JSON.stringify([process.execPath, PAGE_SERVER]) }
   });
   const headers = { authorization: `token ${TOKEN}`, 'content-type': 'application/json' };
   const api = `${server.url}/interlink/api`;
@@ -77,7 +76,7 @@ describe('a proxied remote page', { timeout: 180_000 }, () => {
       existsSync(CHROMIUM),
       `Debian's Chromium is needed at ${CHROMIUM} (scripts/install-system-deps.sh)`
     );
-    [sandboxed, trusted] = await Promise.all([proxyWithSession(), proxyWithSession(['local'])]);
+    [sandboxed, trusted] = await Promise.all([proxyWithSession(), proxyWithSession('trusted')]);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [

@@ -124,6 +124,11 @@ const bad: { name: string; mutate: (s: ReturnType<typeof good>) => unknown; fiel
     field: /site "leonardo", field nodeSelector\.kubernetes\.io\/hostname: values must be strings/
   },
   {
+    name: 'remoteUi not one of its two words',
+    mutate: s => ({ ...s, remoteUi: 'yes' }),
+    field: /field remoteUi: must be sandboxed or trusted/
+  },
+  {
     name: 'interlink without url',
     mutate: s => ({ ...s, driver: 'interlink' }),
     field: /field interlink\.url/
