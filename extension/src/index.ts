@@ -6,6 +6,7 @@ import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandIds, registerCommands } from './commands';
+import { registerWebApps } from './webapps';
 import { sitesIcon } from './icons';
 import { resultPath } from './jobfiles';
 import { SitesPanel } from './mainviews/SitesPanel';
@@ -105,6 +106,7 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
       launcher,
       files
     });
+    registerWebApps(app, interlink, launcher, trans);
 
     if (settings) {
       void settings
