@@ -7,18 +7,15 @@
 // against straight to a jupyter_server of the same kind started the way the agent starts it,
 // alternating runs in the same process.
 // Usage: node bench/front-door-kernel.mjs [--n 1000] [--rounds 3] [--warmup 50]
-import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, URL } from 'node:url';
 import { setTimeout } from 'node:timers';
 import { parseArgs } from 'node:util';
 
 const { fetch } = globalThis;
 import { startHub } from '../proxy-server/dist/testing/jupyterhub.js';
+import { startLab } from '../proxy-server/dist/testing/jupyter-lab.js';
 import { startKernel } from '../proxy-server/dist/testing/kernel-client.js';
 import { fmt, kernelRoundTrips, median } from './tunnel-support/common.mjs';
 import { jupyter } from './tunnel-support/servers.mjs';
@@ -33,55 +30,6 @@ const { values: args } = parseArgs({
 const N = Number(args.n);
 const ROUNDS = Number(args.rounds);
 const WARMUP = Number(args.warmup);
-
-const REPO = fileURLToPath(new URL('..', import.meta.url));
-
-function freePort() {
-  return new Promise(resolve => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** `jupyter lab` of the project's virtualenv (wheel installed), its token in the environment. */
-async function startLab(root) {
-  const port = await freePort();
-  const token = randomBytes(24).toString('hex');
-  const venv = process.env.INTERLINK_VENV ?? path.join(REPO, '.venv');
-  const child = spawn(
-    path.join(venv, 'bin', 'jupyter'),
-    [
-      'lab',
-      '--no-browser',
-      '--allow-root',
-      '--ServerApp.ip=127.0.0.1',
-      `--ServerApp.port=${port}`,
-      `--ServerApp.root_dir=${root}`
-    ],
-    { env: { ...process.env, JUPYTER_TOKEN: token }, stdio: ['ignore', 'ignore', 'pipe'] }
-  );
-  let log = '';
-  child.stderr.on('data', d => (log += d));
-  const url = `http://127.0.0.1:${port}`;
-  const auth = { authorization: `token ${token}` };
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const ok = await fetch(`${url}/interlink/api/sites`, { headers: auth })
-      .then(r => r.ok)
-      .catch(() => false);
-    if (ok) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`jupyter lab: ${log}`);
-    await new Promise(r => setTimeout(r, 300));
-  }
-  const stop = () =>
-    new Promise(resolve => {
-      child.once('exit', resolve);
-      child.kill('SIGTERM');
-    });
-  return { url, api: `${url}/interlink/api`, auth, stop };
-}
 
 /** A ready local session behind one front door; its remote kernel's WebSocket URL. */
 async function sessionKernel({ url, api, auth }, cleanup) {
@@ -112,9 +60,16 @@ const ws = (s, id) => `${s.baseUrl.replace(/^http/, 'ws')}api/kernels/${id}/chan
 const dir = mkdtempSync(path.join(tmpdir(), 'interlink-bench-front-door-'));
 const cleanup = [];
 try {
-  const lab = await startLab(dir);
+  const lab = await startLab(path.join(dir, 'lab'));
   cleanup.push(() => lab.stop());
-  const standalone = await sessionKernel(lab, cleanup);
+  const standalone = await sessionKernel(
+    {
+      url: lab.url,
+      api: `${lab.url}/interlink/api`,
+      auth: { authorization: `token ${lab.token}` }
+    },
+    cleanup
+  );
 
   const hub = await startHub({ users: ['alice'] });
   cleanup.push(() => hub.stop());

@@ -4,106 +4,15 @@
 // between processes), and handed over again to a service that was restarted.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
-import { freePort } from './agent/jupyter.js';
-
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
-const VENV = process.env.INTERLINK_VENV ?? path.join(REPO, '.venv');
-
-interface Lab {
-  url: string;
-  token: string;
-  /** The certificate to trust, on HTTPS. */
-  ca?: Buffer;
-  pid: number;
-  /** The Node service's pid, as the lab's log last named it (it changes on a restart). */
-  servicePid(): number;
-  api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
-  stop(): Promise<void>;
-}
-
-async function startLab(root: string, tls?: { cert: string; key: string }): Promise<Lab> {
-  mkdirSync(root, { recursive: true });
-  const port = await freePort();
-  const token = randomBytes(24).toString('hex');
-  const child: ChildProcess = spawn(
-    path.join(VENV, 'bin', 'jupyter'),
-    [
-      'lab',
-      '--no-browser',
-      '--allow-root',
-      '--ServerApp.ip=127.0.0.1',
-      `--ServerApp.port=${port}`,
-      `--ServerApp.root_dir=${root}`,
-      ...(tls ? [`--ServerApp.certfile=${tls.cert}`, `--ServerApp.keyfile=${tls.key}`] : [])
-    ],
-    {
-      env: { ...process.env, JUPYTER_TOKEN: token, JUPYTER_CONFIG_DIR: path.join(root, '.cfg') },
-      stdio: ['ignore', 'ignore', 'pipe']
-    }
-  );
-  let log = '';
-  child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const ca = tls && readFileSync(tls.cert);
-  const api: Lab['api'] = (method, route, body) =>
-    new Promise((resolve, reject) => {
-      const req = (tls ? https : http).request(
-        `${url}/interlink${route}`,
-        {
-          method,
-          ca,
-          headers: { authorization: `token ${token}`, 'content-type': 'application/json' }
-        },
-        res => {
-          let text = '';
-          res.on('data', d => (text += d));
-          res.on('end', () =>
-            resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined })
-          );
-        }
-      );
-      req.on('error', reject);
-      req.end(body === undefined ? undefined : JSON.stringify(body));
-    });
-  const servicePid = (): number => {
-    const pids = [...log.matchAll(/interLink: Node service \(pid (\d+)\)/g)];
-    return pids.length ? Number(pids[pids.length - 1][1]) : 0;
-  };
-  const deadline = Date.now() + 90_000;
-  for (;;) {
-    const up = await api('GET', '/api/sites').then(
-      r => r.status === 200,
-      () => false
-    );
-    if (up) break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`jupyter lab: ${log}`);
-    await sleep(300);
-  }
-  return {
-    url,
-    token,
-    ca,
-    pid: child.pid!,
-    servicePid,
-    api,
-    stop: () =>
-      new Promise(resolve => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      })
-  };
-}
+import { startLab, type Lab } from './testing/jupyter-lab.js';
+import { selfSigned, type Certificate } from './testing/certificate.js';
 
 interface Session {
   id: string;
@@ -200,28 +109,9 @@ describe('jupyter lab as the front door of remote kernels', () => {
   const labs: Lab[] = [];
   const sockets: WebSocket[] = [];
 
+  let tls: Certificate;
   before(() => {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        path.join(dir, 'key.pem'),
-        '-out',
-        path.join(dir, 'cert.pem')
-      ],
-      { stdio: 'ignore' }
-    );
+    tls = selfSigned(dir, '127.0.0.1', 'IP:127.0.0.1');
   });
 
   after(async () => {
@@ -260,10 +150,7 @@ describe('jupyter lab as the front door of remote kernels', () => {
   });
 
   it('splices a kernel WebSocket on HTTPS, where the socket cannot change hands', async () => {
-    const lab = await startLab(path.join(dir, 'https'), {
-      cert: path.join(dir, 'cert.pem'),
-      key: path.join(dir, 'key.pem')
-    });
+    const lab = await startLab(path.join(dir, 'https'), { cert: tls.certFile, key: tls.keyFile });
     labs.push(lab);
     const session = await readySession(lab);
     const kernel = await startKernel(lab, session);

@@ -2,24 +2,15 @@
 // the agent dials, never against the proxy's name.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
+import { selfSigned } from '../testing/certificate.js';
 import { connectThroughProxy } from './proxy-dial.js';
-
-/** A self-signed certificate for exactly `san` (e.g. DNS:localhost or IP:127.0.0.1). */
-function certificate(dir: string, name: string, san: string): { key: Buffer; cert: Buffer } {
-  const key = path.join(dir, `${name}.key`);
-  const cert = path.join(dir, `${name}.pem`);
-  // prettier-ignore
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`, '-keyout', key, '-out', cert], { stdio: 'ignore' });
-  return { key: readFileSync(key), cert: readFileSync(cert) };
-}
 
 describe('wss:// to an IP literal through a proxy', { timeout: 30_000 }, () => {
   let dir: string;
@@ -59,7 +50,7 @@ describe('wss:// to an IP literal through a proxy', { timeout: 30_000 }, () => {
   };
 
   it('refuses a certificate for the proxy’s name', async () => {
-    const pair = certificate(dir, 'name-only', 'DNS:localhost');
+    const pair = selfSigned(dir, 'name-only', 'DNS:localhost');
     const target = await serve(pair);
     await assert.rejects(
       connectThroughProxy(proxyUrl, target, { ca: pair.cert }),
@@ -68,7 +59,7 @@ describe('wss:// to an IP literal through a proxy', { timeout: 30_000 }, () => {
   });
 
   it('accepts a certificate for the IP it dials', async () => {
-    const pair = certificate(dir, 'ip-only', 'IP:127.0.0.1');
+    const pair = selfSigned(dir, 'ip-only', 'IP:127.0.0.1');
     const target = await serve(pair);
     const socket = await connectThroughProxy(proxyUrl, target, { ca: pair.cert });
     socket.destroy();

@@ -1,12 +1,12 @@
 // The agent over wss://, directly and through an HTTP CONNECT proxy.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { selfSigned } from '../testing/certificate.js';
 import { TunnelAgent } from './tunnel-agent.js';
 import {
   request,
@@ -23,10 +23,9 @@ describe('agent over wss://', { timeout: 30_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'interlink-tls-'));
-    // prettier-ignore
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem')], { stdio: 'ignore' });
-    cert = readFileSync(path.join(dir, 'cert.pem'));
-    h = await startHarness({}, { tls: { key: readFileSync(path.join(dir, 'key.pem')), cert } });
+    const made = selfSigned(dir, 'localhost', 'DNS:localhost,IP:127.0.0.1');
+    cert = made.cert;
+    h = await startHarness({}, { tls: { key: made.key, cert } });
     target = http.createServer((req, res) => res.end(`over TLS: ${req.url}`));
     await new Promise<void>(resolve => target.listen(0, '127.0.0.1', resolve));
   });
