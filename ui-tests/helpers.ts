@@ -6,7 +6,12 @@ import type { APIRequestContext, Locator, Page, TestInfo } from '@playwright/tes
 import { expect } from './fixtures';
 import { token } from './frontdoor';
 
-type Widget = { context?: { model: { dirty: boolean } }; close(): void };
+type Widget = {
+  id: string;
+  context?: { model: { dirty: boolean } };
+  sessionContext?: { kernelDisplayName: string };
+  close(): void;
+};
 type App = {
   commands: { execute(id: string, args?: object): Promise<unknown> };
   shell: { widgets(area: string): Iterable<Widget> };
@@ -58,7 +63,7 @@ export async function newNotebook(page: Page): Promise<Locator> {
     })
     .click();
   const notebook = page.locator('.jp-NotebookPanel:not(.lm-mod-hidden)');
-  await expect(notebook.locator('.jp-Toolbar-kernelName')).toHaveText('Python 3 (ipykernel)');
+  await expectKernel(notebook, /^Python 3 \(ipykernel\)$/);
   await expect(notebook.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
     'data-status',
     'idle',
@@ -67,6 +72,26 @@ export async function newNotebook(page: Page): Promise<Locator> {
   // The same notebook, whichever tab is active later.
   const id = await notebook.getAttribute('id');
   return page.locator(`.jp-NotebookPanel[id="${id}"]`);
+}
+
+/**
+ * The name of the kernel a notebook runs on, as JupyterLab shows it (toolbar, status bar): read
+ * from the notebook itself, since a long remote kernel name moves the toolbar's kernel button
+ * into its overflow menu, where a stale copy may linger.
+ */
+export async function kernelName(notebook: Locator): Promise<string> {
+  const id = await notebook.getAttribute('id');
+  return notebook.page().evaluate(id => {
+    const app = (window as unknown as { jupyterapp: App }).jupyterapp;
+    const widget = [...app.shell.widgets('main')].find(w => w.id === id);
+    return widget?.sessionContext?.kernelDisplayName ?? '';
+  }, id);
+}
+
+/** Waits until the notebook's kernel name contains `text` (or equals it, for a RegExp match). */
+export async function expectKernel(notebook: Locator, text: string | RegExp): Promise<void> {
+  const poll = expect.poll(() => kernelName(notebook), { timeout: 60_000 });
+  await (typeof text === 'string' ? poll.toContain(text) : poll.toMatch(text));
 }
 
 /** Brings a notebook's tab to the front. */
@@ -143,7 +168,14 @@ export async function pickKernel(
   label: string | RegExp,
   screenshot?: () => Promise<void>
 ): Promise<void> {
-  await notebook.locator('.jp-Toolbar-kernelName').click();
+  // Kernel → Change Kernel…, as from the menu (the toolbar's button may sit in its overflow).
+  await activate(page, notebook);
+  // Not awaited in the page: the command resolves only once the dialog is answered.
+  await page.evaluate(() => {
+    void (window as unknown as { jupyterapp: App }).jupyterapp.commands.execute(
+      'notebook:change-kernel'
+    );
+  });
   const dialog = page.locator('.jp-Dialog');
   const select = dialog.locator('select');
   const option = select.locator('option', { hasText: label });

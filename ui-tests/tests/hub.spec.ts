@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { expect, test } from '@playwright/test';
 import { repoRoot } from '../frontdoor';
-import { newNotebook, openSites, run, shot } from '../helpers';
+import { expectKernel, newNotebook, openSites, run, shot } from '../helpers';
 
 const HARNESS = join(repoRoot, 'proxy-server', 'dist', 'testing', 'jupyterhub.js');
 // No skip: a missing hub, proxy or build fails the suite (scripts/test.sh installs them all).
@@ -133,7 +133,7 @@ test('alice logs in to the hub, runs on the local site and uses the remote kerne
     await shot(page, testInfo, 'hub-session-ready');
 
     await card.getByTestId('interlink-use').click();
-    await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
+    await expectKernel(notebook, '— This machine');
     await expect(notebook.locator('.jp-Notebook-ExecutionIndicator')).toHaveAttribute(
       'data-status',
       'idle',

@@ -8,8 +8,9 @@ import {
   activate,
   cardId,
   chooseInDialog,
-  command,
   cleanUp,
+  command,
+  expectKernel,
   listedSessions,
   newNotebook,
   openSites,
@@ -40,9 +41,7 @@ test('the notebook toolbar launches a session and switches this notebook to it w
 
   // Notifications follow the session; the notebook switches by itself once it is ready.
   await expect(page.locator('.Toastify__toast', { hasText: 'This machine' }).first()).toBeVisible();
-  await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine', {
-    timeout: 60_000
-  });
+  await expectKernel(notebook, '— This machine');
   await expect(page.locator('.Toastify__toast', { hasText: 'is ready' })).toBeVisible();
   await shot(page, testInfo, 'toolbar-run-ready');
   const panel = await openSites(page);
@@ -98,10 +97,10 @@ test('one local and two remote kernels in three notebooks at once, each running 
   const local = await newNotebook(page);
   const a = await newNotebook(page);
   await first.getByTestId('interlink-use').click();
-  await expect(a.locator('.jp-Toolbar-kernelName')).toContainText('— This machine · Small');
+  await expectKernel(a, '— This machine · Small');
   const b = await newNotebook(page);
   await second.getByTestId('interlink-use').click();
-  await expect(b.locator('.jp-Toolbar-kernelName')).toContainText('— This machine · Medium');
+  await expectKernel(b, '— This machine · Medium');
 
   const where = "import os; print(os.environ.get('INTERLINK_SESSION_ID'))";
   await activate(page, local);
@@ -129,7 +128,7 @@ test('logs follow in the main area; a reload keeps the notebook on its remote ke
   const { card, id } = await runOn(panel, 'local', 'small');
   await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
   await card.getByTestId('interlink-use').click();
-  await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
+  await expectKernel(notebook, '— This machine');
   expect(await run(page, notebook, 'x = 41; print(x)')).toBe('41');
   await page.keyboard.press('Control+s');
   // JupyterLab offers to rename an untitled notebook on its first save.
@@ -160,7 +159,7 @@ test('logs follow in the main area; a reload keeps the notebook on its remote ke
   const restored = page.locator('.jp-NotebookPanel');
   await expect(restored).toHaveCount(1);
   await activate(page, restored);
-  await expect(restored.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
+  await expectKernel(restored, '— This machine');
   // Same kernel: the variable from before the reload is still there.
   expect(await run(page, restored, 'print(x + 1)')).toBe('42');
 });
@@ -188,7 +187,7 @@ test('a warning before the walltime ends saves the notebooks using that kernel',
     const { card } = await runOn(panel, 'local', 'small');
     await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
     await card.getByTestId('interlink-use').click();
-    await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
+    await expectKernel(notebook, '— This machine');
     await run(page, notebook, 'print(1)');
     const tab = page.locator(
       `.lm-DockPanel-tabBar li[data-id="${await notebook.getAttribute('id')}"]`

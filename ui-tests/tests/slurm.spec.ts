@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { expect, test } from '../fixtures';
 import { repoRoot, slurm, token } from '../frontdoor';
-import { cleanUp, newNotebook, openSites, run, runOn, shot } from '../helpers';
+import { cleanUp, expectKernel, newNotebook, openSites, run, runOn, shot } from '../helpers';
 
 test.skip(!slurm, 'needs Debian slurm-wlm and munge (UI_TESTS_SLURM=1)');
 test.describe.configure({ mode: 'serial', timeout: 240_000 });
@@ -75,9 +75,7 @@ test('Run on Leonardo waits in the queue, gives a GPU kernel in a notebook, and 
   await expect(freeGpus).toHaveText('1 GPU free');
   const notebook = await newNotebook(page);
   await card.getByTestId('interlink-use').click();
-  await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText(
-    '— Leonardo (local Slurm) · 1×A100'
-  );
+  await expectKernel(notebook, '— Leonardo (local Slurm) · 1×A100');
   const seen = await run(
     page,
     notebook,

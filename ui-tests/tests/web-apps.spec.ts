@@ -6,9 +6,19 @@
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { Page } from '@playwright/test';
 import { expect, test } from '../fixtures';
 import { repoRoot, token } from '../frontdoor';
-import { cleanUp, command, newNotebook, openSites, run, sessionCards, shot } from '../helpers';
+import {
+  cleanUp,
+  command,
+  expectKernel,
+  newNotebook,
+  openSites,
+  run,
+  sessionCards,
+  shot
+} from '../helpers';
 
 test.describe.configure({ mode: 'serial', timeout: 180_000 });
 
@@ -46,7 +56,7 @@ test('a declared port serves the web app in the job, from the launcher, HTTP and
   // The user starts the app from a notebook on the session's kernel, under the job's prefix.
   const notebook = await newNotebook(page);
   await card.getByTestId('interlink-use').click();
-  await expect(notebook.locator('.jp-Toolbar-kernelName')).toContainText('— This machine');
+  await expectKernel(notebook, '— This machine');
   const prefix = await run(
     page,
     notebook,
@@ -63,7 +73,7 @@ test('a declared port serves the web app in the job, from the launcher, HTTP and
   await launcherCard.scrollIntoViewIfNeeded();
   await expect(launcherCard).toBeVisible();
   await shot(page, testInfo, 'web-app-in-launcher');
-  let tab = page;
+  let tab: Page = page;
   await expect
     .poll(
       async () => {
