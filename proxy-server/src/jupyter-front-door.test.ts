@@ -11,35 +11,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { WebSocket } from 'ws';
-import { startLab, type Lab } from './testing/jupyter-lab.js';
+import {
+  readySession,
+  startLab,
+  waitReady,
+  type Lab,
+  type Session
+} from './testing/jupyter-lab.js';
 import { selfSigned, type Certificate } from './testing/certificate.js';
-
-interface Session {
-  id: string;
-  state: string;
-  url: string;
-}
-
-async function readySession(lab: Lab): Promise<Session> {
-  const created = await lab.api<Session>('POST', '/api/sessions', {
-    site: 'local',
-    profile: 'small',
-    type: 'kernel',
-    walltime: 3600
-  });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
-  return waitReady(lab, created.body.id);
-}
-
-async function waitReady(lab: Lab, id: string): Promise<Session> {
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const { body } = await lab.api<Session>('GET', `/api/sessions/${id}`);
-    if (body?.state === 'ready') return body;
-    assert.ok(Date.now() < deadline, `session not ready: ${JSON.stringify(body)}`);
-    await sleep(300);
-  }
-}
 
 /** Opens the remote kernel's channels through the lab; resolves once `print(6*7)` answers. */
 async function kernelSays42(lab: Lab, session: Session, kernelId: string): Promise<WebSocket> {

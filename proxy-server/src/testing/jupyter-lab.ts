@@ -3,6 +3,7 @@
  * the standalone product as a user runs it, on a free loopback port, plain HTTP or HTTPS, its
  * token in the environment (never on the command line), its interLink API ready.
  */
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
@@ -22,9 +23,11 @@ export interface Lab {
   /** The certificate to trust, on HTTPS. */
   ca?: Buffer;
   pid: number;
-  /** Its interLink API, `{base}` = `/interlink`: status and parsed JSON. */
+  /** Everything the lab and its Node service wrote (stdout and stderr). */
+  log(): string;
   /** The Node service's pid, as the lab's log last named it (it changes on a restart). */
   servicePid(): number;
+  /** Its interLink API, `{base}` = `/interlink`: status and parsed JSON. */
   api<T>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -46,10 +49,11 @@ export async function startLab(root: string, tls?: { cert: string; key: string }
     ],
     {
       env: { ...process.env, JUPYTER_TOKEN: token, JUPYTER_CONFIG_DIR: path.join(root, '.cfg') },
-      stdio: ['ignore', 'ignore', 'pipe']
+      stdio: ['ignore', 'pipe', 'pipe']
     }
   );
   let log = '';
+  child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
   const url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   const ca = tls && readFileSync(tls.cert);
@@ -92,6 +96,7 @@ export async function startLab(root: string, tls?: { cert: string; key: string }
     token,
     ca,
     pid: child.pid!,
+    log: () => log,
     servicePid,
     api,
     stop: () =>
@@ -101,4 +106,32 @@ export async function startLab(root: string, tls?: { cert: string; key: string }
         child.kill('SIGTERM');
       })
   };
+}
+
+export interface Session {
+  id: string;
+  state: string;
+  url: string;
+}
+
+/** A kernel session on the local site, launched through the lab and ready. */
+export async function readySession(lab: Lab): Promise<Session> {
+  const created = await lab.api<Session>('POST', '/api/sessions', {
+    site: 'local',
+    profile: 'small',
+    type: 'kernel',
+    walltime: 3600
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  return waitReady(lab, created.body.id);
+}
+
+export async function waitReady(lab: Lab, id: string): Promise<Session> {
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const { body } = await lab.api<Session>('GET', `/api/sessions/${id}`);
+    if (body?.state === 'ready') return body;
+    assert.ok(Date.now() < deadline, `session not ready: ${JSON.stringify(body)}`);
+    await sleep(300);
+  }
 }
