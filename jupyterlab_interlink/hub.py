@@ -42,14 +42,22 @@ def service_definition(
     tunnel_url: str | None = None,
     node: str | None = None,
     environment: dict[str, str] | None = None,
+    state_dir: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """The ``c.JupyterHub.services`` entry of the proxy server.
 
     ``sites`` is a list of site mappings, or the path of a YAML file holding them.
     ``tunnel_url`` is how agents in remote jobs reach the hub from outside, e.g.
     ``wss://hub.example.org/services/interlink/tunnel``.
+    ``state_dir`` is where the service keeps its per-session files and the key that signs its
+    pods: it must outlast restarts, or sessions are not re-adopted after one (default:
+    ``<name>-state`` in the hub's working folder, beside ``jupyterhub.sqlite``).
     """
-    env = {"INTERLINK_LOG_LEVEL": "info", **(environment or {})}
+    env = {
+        "INTERLINK_LOG_LEVEL": "info",
+        "INTERLINK_STATE_DIR": os.path.abspath(state_dir or f"{name}-state"),
+        **(environment or {}),
+    }
     if isinstance(sites, (str, os.PathLike)):
         env["INTERLINK_SITES"] = os.fspath(sites)
     else:
@@ -82,7 +90,7 @@ def configure_interlink(c: Any, sites: Iterable[dict[str, Any]] | str, **options
     """Adds the service and the scope that lets every user reach it (JupyterHub >= 6).
 
     ``options`` go to :func:`service_definition` (``name``, ``port``, ``tunnel_url``, ``node``,
-    ``environment``).
+    ``environment``, ``state_dir``).
     """
     service = service_definition(sites, **options)
     name = service["name"]

@@ -18,6 +18,7 @@ import type { Authenticator } from './auth.js';
 import { createHostPolicy, hostOptionsFromEnvironment, type HostOptions } from './hosts.js';
 import { createLogger, type Logger } from './logging.js';
 import { createMetrics } from './metrics.js';
+import { loadAdoptionKey } from './adoption-key.js';
 import { createProxyHttpServer } from './server.js';
 import { SessionManager } from './sessions.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
@@ -75,6 +76,7 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   const basePath = (options.basePath ?? '/interlink').replace(/\/+$/, '');
   validateSites(options.sites);
   const stateDir = options.stateDir ?? (await mkdtemp(join(tmpdir(), 'interlink-proxy-')));
+  const adoptionKey = await loadAdoptionKey(stateDir);
   const metrics = createMetrics();
   const drivers =
     options.drivers ??
@@ -89,6 +91,7 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   const urlHost = host.includes(':') ? `[${host}]` : host;
   let port = 0;
   const sessions = new SessionManager({
+    adoptionKey,
     sites: options.sites,
     drivers,
     basePath,

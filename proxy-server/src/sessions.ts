@@ -23,12 +23,14 @@ import { checkLaunch, maxWalltimeOf, walltimeOf } from '@jupyterlab-interlink/co
 import {
   buildPod,
   readPodMetadata,
+  ANNOTATIONS,
   type BackendStatus,
   type Driver,
   type LogOptions,
   type ObservedPod,
   type SiteConfig
 } from '@jupyterlab-interlink/vk-bridge';
+import { signPod, verifyPod } from './adoption-key.js';
 import type { Logger } from './logging.js';
 import type { Caller } from './auth.js';
 
@@ -68,6 +70,8 @@ export interface SessionManagerOptions {
   logger: Logger;
   /** Keep ended sessions listed this long, so a failure does not vanish (default 24 h). */
   retainEndedMs?: number;
+  /** Signs the pods this server creates; only pods signed with it are re-adopted. */
+  adoptionKey: Buffer;
 }
 
 export interface SessionEvents {
@@ -218,6 +222,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
         secretFileEnv: AGENT_ENV.secretFile
       }
     });
+    const annotations = (bundle.pod.metadata!.annotations ??= {});
+    annotations[ANNOTATIONS.signature] = signPod(
+      this.options.adoptionKey,
+      readPodMetadata(bundle.pod)!
+    );
     try {
       const { backendId } = await this.driver(site.id).create(bundle);
       this.update(record, {
@@ -477,6 +486,16 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const meta = readPodMetadata(pod);
     if (!meta?.secretHash) {
       this.options.logger.warn({ session: id }, 'pod without a secret hash; not adopted');
+      return;
+    }
+    const signature = pod.metadata?.annotations?.[ANNOTATIONS.signature];
+    if (!verifyPod(this.options.adoptionKey, meta, signature)) {
+      // Planted or altered, or signed under a key this server no longer has (a state folder
+      // that did not last): either way nothing in it can be believed.
+      this.options.logger.warn(
+        { session: id, site: site.id, user: meta.user, signed: !!signature },
+        'pod not signed by this server (planted, altered, or from a server whose state folder is gone); not adopted'
+      );
       return;
     }
     const session: Session = {

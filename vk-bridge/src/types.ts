@@ -32,6 +32,8 @@ export const ANNOTATIONS = {
   path: 'interlink.jupyter.org/path',
   /** The web-app ports a session declared (JSON list), so a restart keeps serving them. */
   ports: 'interlink.jupyter.org/ports',
+  /** The proxy server's HMAC over what re-adoption reads back (proxy-server/src/adoption-key.ts). */
+  signature: 'interlink.jupyter.org/signature',
   slurmFlags: 'slurm-job.vk.io/flags',
   slurmPreExec: 'slurm-job.vk.io/pre-exec'
 } as const;
