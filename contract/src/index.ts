@@ -141,6 +141,26 @@ export const QueueInfo = Type.Object({
 });
 export type QueueInfo = Static<typeof QueueInfo>;
 
+/**
+ * The agent holding a session's tunnel: what it says of itself (host name and process id, as the
+ * job sees them) and the address it dialled from, as the proxy saw it.
+ */
+export const AgentInfo = Type.Object({
+  host: Type.Optional(Type.String()),
+  pid: Type.Optional(Type.Integer()),
+  address: Type.Optional(Type.String()),
+  connectedAt: Type.String()
+});
+export type AgentInfo = Static<typeof AgentInfo>;
+
+/** Another agent, holding the session's secret, took the tunnel over from the one before. */
+export const AgentTakeover = Type.Object({
+  at: Type.String(),
+  previous: AgentInfo,
+  current: AgentInfo
+});
+export type AgentTakeover = Static<typeof AgentTakeover>;
+
 export const Session = Type.Object({
   id: Type.String(),
   site: Type.String(),
@@ -168,7 +188,11 @@ export const Session = Type.Object({
   path: Type.Optional(Type.String()),
   command: Type.Optional(Type.Array(Type.String())),
   /** The ports the launch declared, each served at `{url}ports/{port}/`. */
-  ports: Type.Optional(Type.Array(Type.Integer()))
+  ports: Type.Optional(Type.Array(Type.Integer())),
+  /** Kernel sessions: the agent holding the tunnel now. */
+  agent: Type.Optional(AgentInfo),
+  /** Kernel sessions: each time a second agent took the tunnel over, newest last (at most 10). */
+  takeovers: Type.Optional(Type.Array(AgentTakeover))
 });
 export type Session = Static<typeof Session>;
 

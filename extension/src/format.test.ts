@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Profile, Session, Site } from '@jupyterlab-interlink/contract';
 import {
+  agentLabel,
+  takeoverWords,
   exitWords,
   healthLabel,
   kindLabel,
@@ -129,5 +131,22 @@ describe('queueWords', () => {
     );
     assert.match(queueWords('QOSMaxJobsPerUserLimit', english), /a limit of your account/);
     assert.equal(queueWords('SomethingNew', english), 'SomethingNew');
+  });
+});
+
+describe('takeovers', () => {
+  it('names both agents and says what to do', () => {
+    const previous = { pid: 1234, host: 'lrdn0007', address: '10.0.0.5', connectedAt: 'x' };
+    const current = { pid: 99, host: 'laptop', address: '192.0.2.1', connectedAt: 'y' };
+    assert.equal(agentLabel(previous), '1234@lrdn0007 (10.0.0.5)');
+    assert.equal(agentLabel({ connectedAt: 'z' }), '?');
+    const words = takeoverWords(
+      { at: '2026-12-05T10:00:00Z', previous, current },
+      'Leonardo · 1×A100',
+      english
+    );
+    assert.match(words, /^Another agent took over the connection of Leonardo · 1×A100 at /);
+    assert.match(words, /99@laptop \(192\.0\.2\.1\), before it 1234@lrdn0007 \(10\.0\.0\.5\)/);
+    assert.match(words, /stop the session/);
   });
 });

@@ -1,4 +1,6 @@
 import {
+  type AgentInfo,
+  type AgentTakeover,
   formatWalltime,
   type Profile,
   type Session,
@@ -144,4 +146,25 @@ export function queueWords(reason: string, trans: TranslationBundle): string {
       ? trans.__('you are at a limit of your account or QOS on this site')
       : null;
   return words ? `${words} (${reason})` : reason;
+}
+
+/** `1234@gpu-node-7 (10.0.0.5)`: which agent, as the job named itself and as the proxy saw it. */
+export function agentLabel(agent: AgentInfo): string {
+  const who = agent.pid !== undefined && agent.host ? `${agent.pid}@${agent.host}` : '?';
+  return agent.address ? `${who} (${agent.address})` : who;
+}
+
+/** What the owner is told when another agent took a session's tunnel over. */
+export function takeoverWords(
+  takeover: AgentTakeover,
+  where: string,
+  trans: TranslationBundle
+): string {
+  return trans.__(
+    'Another agent took over the connection of %1 at %2: %3, before it %4. If that is not your job, stop the session: someone else has its secret.',
+    where,
+    new Date(takeover.at).toLocaleTimeString(),
+    agentLabel(takeover.current),
+    agentLabel(takeover.previous)
+  );
 }

@@ -2,7 +2,7 @@ import { formatWalltime, type Session } from '@jupyterlab-interlink/contract';
 import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
-import { placeLabel, queueWords } from './format';
+import { placeLabel, queueWords, takeoverWords } from './format';
 import { kernelNameFor } from './kernelnames';
 import { IInterlink, ISessionChange } from './model';
 import { dueWarnings, restartsWarning, wantsNotice } from './notices';
@@ -48,6 +48,14 @@ export class Notifier {
   private _onChange(_: unknown, { session, previous }: ISessionChange): void {
     if (restartsWarning(session, previous)) {
       this._warned.delete(session.id);
+    }
+    const takeovers = session.takeovers ?? [];
+    if (this.enabled && takeovers.length > (previous?.takeovers?.length ?? 0)) {
+      // Not the session's own toast: a state change must not overwrite this warning.
+      Notification.warning(
+        takeoverWords(takeovers[takeovers.length - 1], this._label(session), this._options.trans),
+        { autoClose: false }
+      );
     }
     if (!this.enabled || !wantsNotice(session, previous, this._followed.has(session.id))) {
       return;

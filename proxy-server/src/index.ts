@@ -137,6 +137,7 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   sessions.onEnded = id => tunnels.revoke(id);
   tunnels.on('up', id => sessions.onTunnel(id, true));
   tunnels.on('down', id => sessions.onTunnel(id, false));
+  tunnels.on('agent', (id, holder, replaced) => sessions.onAgent(id, holder, replaced));
   // Re-adopt before listening: after a restart, an agent that redials at once must find its
   // session (a refused secret counts towards the agent giving up), and a user their list.
   await sessions.start();

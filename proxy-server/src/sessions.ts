@@ -9,6 +9,7 @@ import type { Readable } from 'node:stream';
 import {
   AGENT_ENV,
   agentEnvironment,
+  type AgentInfo,
   type CreateSessionRequest,
   formatWalltime,
   isFinalState,
@@ -81,6 +82,15 @@ export interface SessionEvents {
 }
 
 const hash = (secret: string): Buffer => createHash('sha256').update(secret).digest();
+
+/** Takeovers a session keeps: the latest tell the owner what they need. */
+const MAX_TAKEOVERS = 10;
+
+/** `1234@gpu-node-7 from 10.0.0.5`: an agent as the owner reads it in a log. */
+function describeAgent(agent: AgentInfo): string {
+  const who = agent.pid !== undefined ? `${agent.pid}@${agent.host}` : 'an agent';
+  return agent.address ? `${who} from ${agent.address}` : who;
+}
 
 export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly records = new Map<string, SessionRecord>();
@@ -307,6 +317,26 @@ export class SessionManager extends EventEmitter<SessionEvents> {
           'tunnel lost; waiting for the agent to reconnect (the remote kernel keeps running)'
       });
     }
+  }
+
+  /**
+   * An agent's tunnel is up: the session shows which agent holds it, and a takeover by another
+   * one (something else holds the secret) is kept, and pushed to the owner, with both agents.
+   */
+  onAgent(id: string, holder: AgentInfo, replaced: AgentInfo | undefined): void {
+    const record = this.records.get(id);
+    if (!record || isFinalState(record.session.state)) return;
+    if (!replaced) {
+      this.update(record, { agent: holder });
+      return;
+    }
+    const takeover = { at: holder.connectedAt, previous: replaced, current: holder };
+    const takeovers = [...(record.session.takeovers ?? []), takeover].slice(-MAX_TAKEOVERS);
+    this.update(record, {
+      agent: holder,
+      takeovers,
+      progress: `another agent (${describeAgent(holder)}) took the tunnel over from ${describeAgent(replaced)}`
+    });
   }
 
   private own(caller: Caller, id: string): SessionRecord {

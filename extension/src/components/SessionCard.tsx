@@ -1,7 +1,15 @@
 import { isFinalState, portUrl, type Session, type Site } from '@jupyterlab-interlink/contract';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
-import { exitWords, placeLabel, queueWords, stateLabel, timeLine } from '../format';
+import {
+  agentLabel,
+  exitWords,
+  placeLabel,
+  queueWords,
+  stateLabel,
+  takeoverWords,
+  timeLine
+} from '../format';
 import { IInterlink } from '../model';
 import { IPanelActions } from './actions';
 import { LogTail } from './LogTail';
@@ -55,6 +63,20 @@ export function SessionCard({
         {session.type === 'job' && session.path && <span>{session.path}</span>}
         <span data-testid="interlink-session-time">{timeLine(session, now, trans)}</span>
       </div>
+      {!final && session.agent && (
+        <div className="jp-InterlinkSession-agent" data-testid="interlink-session-agent">
+          {trans.__('Agent: %1', agentLabel(session.agent))}
+        </div>
+      )}
+      {!final && session.takeovers && session.takeovers.length > 0 && (
+        <div
+          className="jp-InterlinkSession-takeover"
+          role="alert"
+          data-testid="interlink-session-takeover"
+        >
+          {takeoverWords(session.takeovers[session.takeovers.length - 1], title, trans)}
+        </div>
+      )}
       {session.state === 'queued' && session.queue?.reason && (
         <div className="jp-InterlinkSession-queue" data-testid="interlink-session-queue">
           {trans.__('Waiting in the queue: %1', queueWords(session.queue.reason, trans))}

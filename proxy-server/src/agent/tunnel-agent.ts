@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import http2 from 'node:http2';
+import { hostname } from 'node:os';
 import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -14,6 +15,8 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
+  AGENT_HEADER,
+  agentHeaderValue,
   STREAM_WINDOW_BYTES,
   TUNNEL_UPGRADE,
   isFinalCloseCode
@@ -49,6 +52,8 @@ export interface TunnelAgentOptions {
   env?: ProxyEnv;
   initialDelayMs?: number;
   maxDelayMs?: number;
+  /** How the agent names itself to the proxy, shown to the owner (default: this process, this host). */
+  self?: { pid: number; host: string };
   pingIntervalMs?: number;
   /** Consecutive handshake refusals (401/403) before giving up. */
   maxRefusals?: number;
@@ -61,7 +66,7 @@ export interface TunnelAgentOptions {
   transport?: 'auto' | 'websocket';
 }
 
-export type EndReason = 'session-ended' | 'replaced' | 'refused';
+export type EndReason = 'session-ended' | 'refused';
 
 /** A stopping agent closes its link this politely, and cuts it after this long. */
 const STOP_CODE = 1000;
@@ -99,6 +104,8 @@ export class TunnelAgent extends EventEmitter<{
   private stopped = false;
   private attempt = 0;
   private refusals = 0;
+  /** Times in a row another agent took this session's tunnel over. */
+  private displaced = 0;
   private websocketOnly: boolean;
   /** The HTTP/2 servers the proxy's requests arrive on, one per link. */
   private readonly servers = new Set<http2.ServerHttp2Session>();
@@ -174,7 +181,14 @@ export class TunnelAgent extends EventEmitter<{
 
   private credentials(): Record<string, string> {
     const { sessionId, secret } = this.options;
-    return { Authorization: `Bearer ${secret}`, [SESSION_HEADER]: sessionId };
+    return {
+      Authorization: `Bearer ${secret}`,
+      [SESSION_HEADER]: sessionId,
+      [AGENT_HEADER]: agentHeaderValue(
+        this.options.self?.pid ?? process.pid,
+        this.options.self?.host ?? hostname()
+      )
+    };
   }
 
   private http2Server(transport: Duplex): http2.ServerHttp2Session {
@@ -332,9 +346,15 @@ export class TunnelAgent extends EventEmitter<{
     this.emit('disconnected', reason || failure || `code ${code}`);
     if (this.stopped) return;
     if (code === CLOSE_REPLACED) {
-      this.end('replaced', 'another agent connected for this session');
+      // Another agent holds the session's secret. If it is an impostor, the owner is told and
+      // sees it; this agent keeps coming back, more slowly each time, rather than give up.
+      this.displaced++;
+      const delay = Math.min(this.options.maxDelayMs ?? 60_000, 5_000 * 2 ** (this.displaced - 1));
+      this.log(`another agent took over this session's tunnel; retrying in ${delay / 1000}s`);
+      this.retryTimer = setTimeout(() => void this.dial(), delay);
       return;
     }
+    if (Date.now() - openedAt > 60_000) this.displaced = 0;
     if (isFinalCloseCode(code)) {
       this.end('session-ended', reason || 'the session ended');
       return;

@@ -1,6 +1,7 @@
 // The tunnel endpoint and the agent together, in one process, in front of a small stand-in for the remote
 // Jupyter server that reports what it received. (The real jupyter_server is in agent/*.test.ts.)
 import { after, before, describe, it } from 'node:test';
+import type { AgentInfo } from '@jupyterlab-interlink/contract';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -111,7 +112,8 @@ function agentFor(
   sessionId: string,
   secret?: string,
   transport: Transport = 'auto',
-  url = h.tunnelUrl
+  url = h.tunnelUrl,
+  self?: { pid: number; host: string }
 ): TunnelAgent {
   const s = secret ?? randomBytes(32).toString('hex');
   if (secret === undefined) h.secrets.set(sessionId, s);
@@ -127,6 +129,7 @@ function agentFor(
       token: REMOTE_TOKEN
     },
     env: {},
+    self,
     initialDelayMs: 50,
     maxDelayMs: 400,
     maxRefusals: 2
@@ -476,19 +479,73 @@ for (const transport of ['auto', 'websocket'] as const) {
       assert.equal(res.status, 200);
     });
 
-    it('lets a newer connection replace the older one; the replaced agent stops', async () => {
-      const first = newAgent('sess-r');
+    it('lets another agent with the secret take over, says so, and the first keeps coming back', async () => {
+      const agents: [string, AgentInfo, AgentInfo | undefined][] = [];
+      const onAgent = (id: string, holder: AgentInfo, replaced: AgentInfo | undefined) => {
+        if (id === 'sess-r') agents.push([id, holder, replaced]);
+      };
+      h.endpoint.on('agent', onAgent);
+      const first = agentFor(h, remote, 'sess-r', undefined, transport, h.tunnelUrl, {
+        pid: 1111,
+        host: 'gpu-node-1'
+      });
       first.start();
       await h.waitUp('sess-r');
-      const second = newAgent('sess-r', h.secrets.get('sess-r'));
-      const firstEnded = waitEnded(first);
+      const second = agentFor(
+        h,
+        remote,
+        'sess-r',
+        h.secrets.get('sess-r'),
+        transport,
+        h.tunnelUrl,
+        {
+          pid: 2222,
+          host: 'elsewhere'
+        }
+      );
+      let ended = false;
+      first.once('ended', () => (ended = true));
       second.start();
-      assert.equal(await firstEnded, 'replaced');
-      await h.waitUp('sess-r');
-      const res = await request(h.sessionUrl('sess-r', 'echo'));
-      assert.equal(res.status, 200);
-      assert.ok(h.endpoint.isUp('sess-r'));
+      // The takeover is announced with both agents, and the newcomer serves.
+      while (agents.length < 2) await new Promise(r => setTimeout(r, 20));
+      assert.deepEqual(
+        [agents[1][1].host, agents[1][1].pid, agents[1][2]?.host, agents[1][2]?.pid],
+        ['elsewhere', 2222, 'gpu-node-1', 1111]
+      );
+      assert.equal((await request(h.sessionUrl('sess-r', 'echo'))).status, 200);
+      // The displaced agent does not give up: it dials again and takes the tunnel back.
+      while (agents.length < 3) await new Promise(r => setTimeout(r, 20));
+      assert.equal(ended, false);
+      assert.deepEqual([agents[2][1].pid, agents[2][2]?.pid], [1111, 2222]);
+      h.endpoint.off('agent', onAgent);
       await second.stop();
+      await first.stop();
+    });
+
+    it('an agent redialling over its own dead connection is not a takeover', async () => {
+      const replaced: (AgentInfo | undefined)[] = [];
+      const onAgent = (id: string, _holder: AgentInfo, r: AgentInfo | undefined) => {
+        if (id === 'sess-s') replaced.push(r);
+      };
+      h.endpoint.on('agent', onAgent);
+      const self = { pid: 3333, host: 'gpu-node-3' };
+      const first = agentFor(h, remote, 'sess-s', undefined, transport, h.tunnelUrl, self);
+      first.start();
+      await h.waitUp('sess-s');
+      const again = agentFor(
+        h,
+        remote,
+        'sess-s',
+        h.secrets.get('sess-s'),
+        transport,
+        h.tunnelUrl,
+        self
+      );
+      again.start();
+      while (replaced.length < 2) await new Promise(r => setTimeout(r, 20));
+      assert.deepEqual(replaced, [undefined, undefined]);
+      h.endpoint.off('agent', onAgent);
+      await again.stop();
       await first.stop();
     });
 

@@ -6,8 +6,9 @@ import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { isSessionId } from '@jupyterlab-interlink/contract';
+import { isSessionId, type AgentInfo } from '@jupyterlab-interlink/contract';
 import {
+  AGENT_HEADER,
   CLOSE_PROTOCOL_ERROR,
   CLOSE_REPLACED,
   CLOSE_SESSION_ENDED,
@@ -19,6 +20,7 @@ import {
   SESSION_HEADER,
   STREAM_WINDOW_BYTES,
   TUNNEL_UPGRADE,
+  parseAgentHeader,
   HANDSHAKE_TIMEOUT_MS
 } from './protocol.js';
 import { responseHead } from './headers.js';
@@ -57,6 +59,11 @@ const REMEMBERED_SESSIONS = 10_000;
 /** How an agent is connected: HTTP/2 directly on its socket, or over a WebSocket on it. */
 type Transport = { kind: 'raw' } | { kind: 'websocket'; ws: WebSocket };
 
+/** The same agent process dialling again (its old connection died unnoticed), not another one. */
+function sameAgent(a: AgentInfo, b: AgentInfo): boolean {
+  return a.pid !== undefined && a.pid === b.pid && a.host === b.host;
+}
+
 /** A peer that does not finish closing within this is cut off. */
 const CLOSE_GRACE_MS = 5_000;
 
@@ -67,6 +74,10 @@ class Tunnel {
   readonly link: TunnelLink;
   ready = false;
   closed = false;
+  /** Who dialled: what the agent says of itself, and from where. */
+  holder!: AgentInfo;
+  /** The agent whose live tunnel this one replaced, if any. */
+  replaced?: AgentInfo;
   private countedRead = 0;
   private countedWritten = 0;
 
@@ -127,12 +138,15 @@ class Tunnel {
  *
  * One live tunnel per session. A second authenticated connection for the same session replaces the
  * first one (which is closed with code 4001): an agent whose TCP connection died silently
- * reconnects at once instead of being locked out until a ping times out; the agent that receives
- * 4001 stops, so two agents holding the same secret cannot take turns.
+ * reconnects at once instead of being locked out until a ping times out. When the newcomer is
+ * another agent (another process or host), that is a takeover by whoever else holds the secret:
+ * `agent` says so, the session's owner sees it, and the displaced agent keeps redialling.
  */
 export class TunnelEndpoint extends EventEmitter<{
   up: [sessionId: string];
   down: [sessionId: string];
+  /** A tunnel is up; `replaced` is the agent it took over from, when that was another agent. */
+  agent: [sessionId: string, holder: AgentInfo, replaced: AgentInfo | undefined];
 }> {
   private readonly tunnels = new Map<string, Tunnel>();
   /** Sessions whose `up` was announced and whose `down` was not, across replacements. */
@@ -248,7 +262,14 @@ export class TunnelEndpoint extends EventEmitter<{
       tunnel.close(CLOSE_SESSION_ENDED, 'session ended');
       return;
     }
+    const said = parseAgentHeader(headerValue(req, AGENT_HEADER));
+    tunnel.holder = {
+      ...said,
+      address: socket.remoteAddress,
+      connectedAt: new Date().toISOString()
+    };
     const previous = this.tunnels.get(sessionId);
+    if (previous && !sameAgent(previous.holder, tunnel.holder)) tunnel.replaced = previous.holder;
     if (previous) {
       this.log.info({ sessionId }, 'tunnel replaced by a newer connection');
       previous.close(CLOSE_REPLACED, 'replaced by a newer connection');
@@ -303,6 +324,13 @@ export class TunnelEndpoint extends EventEmitter<{
       }
       tunnel.ready = true;
       this.log.info({ sessionId }, 'tunnel up');
+      if (tunnel.replaced) {
+        this.log.warn(
+          { sessionId, previous: tunnel.replaced, current: tunnel.holder },
+          'tunnel taken over by another agent holding the session secret'
+        );
+      }
+      this.emit('agent', sessionId, tunnel.holder, tunnel.replaced);
       if (!this.announced.has(sessionId)) {
         this.announced.add(sessionId);
         this.emit('up', sessionId);

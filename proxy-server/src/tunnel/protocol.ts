@@ -41,6 +41,21 @@ export function parseGoawayData(
 
 export const SESSION_HEADER = 'x-interlink-session';
 
+/** Which agent dials: `<pid>@<host name>`, as the job sees itself; shown to the session's owner. */
+export const AGENT_HEADER = 'x-interlink-agent';
+
+export function agentHeaderValue(pid: number, host: string): string {
+  return `${pid}@${host}`;
+}
+
+/** The agent's own words about itself, when they are of the expected shape (bounded, printable). */
+export function parseAgentHeader(
+  value: string | undefined
+): { pid: number; host: string } | undefined {
+  const m = /^(\d{1,10})@([A-Za-z0-9][A-Za-z0-9.\-_]{0,252})$/.exec(value ?? '');
+  return m ? { pid: Number(m[1]), host: m[2] } : undefined;
+}
+
 /** Time for the tunnel handshake, from the upgrade request to the peer's HTTP/2 SETTINGS; both sides give up after it. */
 export const HANDSHAKE_TIMEOUT_MS = 15_000;
 
