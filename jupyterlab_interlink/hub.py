@@ -43,6 +43,7 @@ def service_definition(
     node: str | None = None,
     environment: dict[str, str] | None = None,
     state_dir: str | os.PathLike | None = None,
+    user: str | None = None,
 ) -> dict[str, Any]:
     """The ``c.JupyterHub.services`` entry of the proxy server.
 
@@ -52,6 +53,9 @@ def service_definition(
     ``state_dir`` is where the service keeps its per-session files and the key that signs its
     pods: it must outlast restarts, or sessions are not re-adopted after one (default:
     ``<name>-state`` in the hub's working folder, beside ``jupyterhub.sqlite``).
+    ``user`` is the Unix account the hub starts the service as (default: the hub's own). Sites
+    that map hub users to accounts (``runAs``) with the ``local`` or ``slurm`` driver need it to
+    be root, since only root starts processes or submits jobs as another account.
     """
     env = {
         "INTERLINK_LOG_LEVEL": "info",
@@ -73,6 +77,7 @@ def service_definition(
         # An API and a proxy, no page of its own: keep it out of the hub's Services menu.
         "display": False,
         "environment": env,
+        **({"user": user} if user else {}),
     }
 
 
@@ -90,7 +95,7 @@ def configure_interlink(c: Any, sites: Iterable[dict[str, Any]] | str, **options
     """Adds the service and the scope that lets every user reach it (JupyterHub >= 6).
 
     ``options`` go to :func:`service_definition` (``name``, ``port``, ``tunnel_url``, ``node``,
-    ``environment``, ``state_dir``).
+    ``environment``, ``state_dir``, ``user``).
     """
     service = service_definition(sites, **options)
     name = service["name"]

@@ -98,7 +98,9 @@ start() {
     bash "$(dirname "$0")/install-system-deps.sh" --demo
   fi
   mkdir -p "$D"/{etc,spool/ctld,spool/d,log,run,gpu,munge}
-  chmod 700 "$D/munge" "$D/run"
+  # The key is root's alone; the socket is for every account that submits jobs (as /run/munge is).
+  chmod 700 "$D/munge"
+  chmod 755 "$D/run"
   # fake GPUs: Slurm wants character devices (a missing file drains the node)
   for i in 0 1; do [ -c "$D/gpu/nvidia$i" ] || { rm -f "$D/gpu/nvidia$i"; mknod -m 666 "$D/gpu/nvidia$i" c 1 3; }; done
   [ -s "$D/munge/munge.key" ] || mungekey --create --keyfile="$D/munge/munge.key" >/dev/null

@@ -178,6 +178,35 @@ export const SiteConfig = Type.Object({
       invalid: 'must be sandboxed or trusted'
     })
   ),
+  /**
+   * The Unix account each hub user's jobs run as on this site: a template (`{username}` is the
+   * hub user's name), a table (hub user → account; others fall back to the template), or a
+   * command the admin names (its argv, `{username}` filled in; it prints the account). Without
+   * it, jobs run as the service's own account, which under JupyterHub is refused unless
+   * `shared: true` says the admin means it.
+   */
+  runAs: Type.Optional(
+    Mapping({
+      template: Type.Optional(
+        Type.String({
+          minLength: 1,
+          invalid: 'must be an account name or a template like {username}'
+        })
+      ),
+      map: Type.Optional(
+        Type.Record(Type.String(), Type.String({ minLength: 1 }), {
+          invalid: 'must be a mapping of hub user to account'
+        })
+      ),
+      command: Type.Optional(
+        Type.Array(Type.String(), {
+          minItems: 1,
+          invalid: 'must be a non-empty list of strings (the argv; {username} is filled in)'
+        })
+      ),
+      shared: Type.Optional(Type.Boolean({ invalid: 'must be true or false' }))
+    })
+  ),
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser: Type.Optional(Type.Number()),
   profiles: Type.Array(ProfileConfig, {

@@ -16,6 +16,7 @@ import {
   defaultLocalSite,
   loadSitesFile,
   parseSites,
+  sharedAccountProblem,
   type SiteConfig
 } from '@jupyterlab-interlink/vk-bridge';
 import { TokenAuthenticator, type Authenticator } from './auth.js';
@@ -73,6 +74,10 @@ async function main(): Promise<void> {
   let host = values.host as string;
 
   if (hub) {
+    // Several hub users' jobs under one account could read each other's secrets: refuse such a
+    // site unless its admin said so (runAs.shared).
+    const shared = sites.map(sharedAccountProblem).filter(Boolean);
+    if (shared.length) throw new Error(shared.join('\n'));
     const hubAuth = HubAuthenticator.fromEnvironment(logger);
     auth = hubAuth;
     basePath = hubAuth.prefix.replace(/\/+$/, '');

@@ -87,7 +87,7 @@ describe('under a real JupyterHub', () => {
       hub = await startHub({
         users: ['alice', 'bob'],
         groups: { physics: ['alice'], 'gpu-users': ['alice'] },
-        sites: [defaultLocalSite(), leonardo]
+        sites: [defaultLocalSite(), leonardo].map(site => ({ ...site, runAs: { shared: true } }))
       });
       api = `${hub.url}${hub.base}/api`;
       alice = await hub.userToken('alice');
@@ -345,6 +345,29 @@ describe('a bad site in the hub configuration', () => {
         assert.match(
           output,
           /site "gpu-farm", field profiles\[0\]\.resources\.cpu: must be a number > 0/
+        );
+      } finally {
+        await hub.stop();
+      }
+    }
+  );
+});
+
+describe('a site that would run every hub user as one account', () => {
+  it(
+    'keeps the hub from starting unless its admin says so, naming the site and the way out',
+    { timeout: 120_000 },
+    async () => {
+      const hub = await startHub({ wait: 'none', sites: [defaultLocalSite()] });
+      try {
+        const code = await Promise.race([
+          hub.exited,
+          new Promise<string>(r => setTimeout(() => r('still running after 60 s'), 60_000))
+        ]);
+        assert.equal(code, 1, hub.output().slice(-4000));
+        assert.match(
+          hub.output(),
+          /site "local" runs every user's jobs as the service's own account, so each user's kernel could read the others' secrets, tokens and files\. Map users to accounts with runAs/
         );
       } finally {
         await hub.stop();

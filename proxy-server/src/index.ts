@@ -97,10 +97,12 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     basePath,
     // Known once listening: the default tunnel URL carries the real port.
     tunnelUrl: () => options.tunnelUrl ?? `ws://${urlHost}:${port}${basePath}/tunnel`,
+    // Jobs on this machine run the agent shipped here, unless the site names another.
     agentCommand: site =>
-      site.driver === 'local' || site.driver === 'slurm'
+      site.agentCommand ??
+      (site.driver === 'local' || site.driver === 'slurm'
         ? [process.execPath, AGENT_SCRIPT]
-        : (site.agentCommand ?? ['interlink-agent']),
+        : ['interlink-agent']),
     agentEnv: options.agentEnv,
     logger
   });

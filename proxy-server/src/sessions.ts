@@ -22,9 +22,12 @@ import {
 } from '@jupyterlab-interlink/contract';
 import { checkLaunch, maxWalltimeOf, walltimeOf } from '@jupyterlab-interlink/contract/launch';
 import {
+  accountName,
   buildPod,
+  lookupAccount,
   readPodMetadata,
   ANNOTATIONS,
+  type Account,
   type BackendStatus,
   type Driver,
   type LogOptions,
@@ -171,6 +174,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const site = asked!;
     const profile = site.profiles.find(p => p.id === request.profile)!;
     const walltime = walltimeOf(site, profile, request);
+    const account = await this.accountFor(site, caller);
 
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -208,6 +212,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       path: request.path,
       command: request.command,
       ports: session.ports,
+      account,
       agent: {
         command: this.options.agentCommand(site),
         env: agentEnvironment(
@@ -317,6 +322,35 @@ export class SessionManager extends EventEmitter<SessionEvents> {
           'tunnel lost; waiting for the agent to reconnect (the remote kernel keeps running)'
       });
     }
+  }
+
+  /**
+   * The account the caller's jobs run as on the site (its `runAs`), or undefined for the
+   * service's own. Jobs of local and Slurm sites start here, so their account must exist here;
+   * a remote site's may be known only there (its name travels, its uid where known).
+   */
+  private async accountFor(site: SiteConfig, caller: Caller): Promise<Account | undefined> {
+    const refuse = (message: string) => new ApiError(403, { error: 'no_account', message });
+    let name: string | undefined;
+    try {
+      name = await accountName(site, caller.name);
+    } catch (err) {
+      throw refuse((err as Error).message);
+    }
+    if (!name) return undefined;
+    let account: Account;
+    try {
+      account = await lookupAccount(name);
+    } catch (err) {
+      if (site.driver === 'local' || site.driver === 'slurm') {
+        throw refuse(
+          `site "${site.id}" maps ${caller.name} to "${name}": ${(err as Error).message}`
+        );
+      }
+      return { name };
+    }
+    if (account.uid === 0) throw refuse(`site "${site.id}" maps ${caller.name} to root: refused`);
+    return account;
   }
 
   /**

@@ -2,6 +2,7 @@ export * from './types.js';
 export * from './pod.js';
 export * from './sites.js';
 export * from './errors.js';
+export * from './accounts.js';
 export { createDriver, type CreateDriverOptions } from './factory.js';
 export { LocalDriver, type LocalDriverOptions } from './drivers/local.js';
 export { SlurmDriver, type SlurmDriverOptions, type SlurmCallStats } from './drivers/slurm.js';

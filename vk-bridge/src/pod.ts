@@ -151,6 +151,12 @@ export function buildPod(spec: LaunchSpec): PodBundle {
     ...spec.agent.env,
     [spec.agent.secretFileEnv]: SECRET_FILE
   };
+  if (spec.account) {
+    // What a login as that account would see; the driver starts the job as it.
+    Object.assign(env, { USER: spec.account.name, LOGNAME: spec.account.name });
+    if (spec.account.home) env.HOME = spec.account.home;
+    annotations[ANNOTATIONS.account] = spec.account.name;
+  }
   const envVars: V1EnvVar[] = Object.entries(env).map(([k, value]) => ({ name: k, value }));
 
   const { cpu, memory, gpu } = profile.resources;
@@ -189,6 +195,10 @@ export function buildPod(spec: LaunchSpec): PodBundle {
       restartPolicy: 'Never',
       activeDeadlineSeconds: spec.walltime,
       automountServiceAccountToken: false,
+      securityContext:
+        spec.account?.uid !== undefined
+          ? { runAsUser: spec.account.uid, runAsGroup: spec.account.gid, runAsNonRoot: true }
+          : undefined,
       nodeSelector: site.nodeSelector ? { ...site.nodeSelector } : undefined,
       tolerations: [
         { key: INTERLINK_TOLERATION_KEY, operator: 'Exists' },
@@ -204,6 +214,7 @@ export function buildPod(spec: LaunchSpec): PodBundle {
     }
   };
   if (!pod.spec!.nodeSelector) delete pod.spec!.nodeSelector;
+  if (!pod.spec!.securityContext) delete pod.spec!.securityContext;
   return { pod, secrets: [secret], configMaps: [] };
 }
 

@@ -106,6 +106,15 @@ function ruleProblems(
         bad(at, 'comes from slurm.flags and slurm.preExec (and the profile), not from here');
     }
   }
+  if (wellFormed('runAs') && site.runAs) {
+    const { template, map, command, shared } = site.runAs;
+    if (!template && !map && !command && !shared) {
+      bad('runAs', 'needs template ("{username}"), map or command; or shared: true');
+    }
+    if (command && (template || map)) {
+      bad('runAs.command', 'answers for every user: leave template and map out');
+    }
+  }
   (wellFormed('tolerations') ? (site.tolerations ?? []) : []).forEach((t, i) => {
     if (t.operator === 'Exists' && t.value !== undefined)
       bad(`tolerations[${i}].value`, 'must be left out with operator Exists');

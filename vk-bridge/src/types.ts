@@ -2,6 +2,7 @@
  * What a site driver is: it places one pod model on its backend and reports what becomes of it.
  * The proxy server talks to every backend through this interface only.
  */
+import type { Account } from './accounts.js';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
@@ -34,6 +35,8 @@ export const ANNOTATIONS = {
   ports: 'interlink.jupyter.org/ports',
   /** The proxy server's HMAC over what re-adoption reads back (proxy-server/src/adoption-key.ts). */
   signature: 'interlink.jupyter.org/signature',
+  /** The Unix account the job runs as (uid and gid are in the pod's securityContext). */
+  account: 'interlink.jupyter.org/account',
   slurmFlags: 'slurm-job.vk.io/flags',
   slurmPreExec: 'slurm-job.vk.io/pre-exec'
 } as const;
@@ -69,6 +72,8 @@ export interface LaunchSpec {
   command?: string[];
   /** Web-app ports the session declared (the agent forwards only these). */
   ports?: number[];
+  /** The Unix account the job runs as (the site's runAs); none: the service's own. */
+  account?: Account;
   /**
    * The agent: its command and environment are the proxy server's business (how it reaches the
    * proxy, under which path it serves), passed into the pod as they are.

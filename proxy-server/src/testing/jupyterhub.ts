@@ -101,7 +101,8 @@ export async function startHub(options: HubOptions = {}): Promise<RunningHub> {
   const password = `pw-${randomBytes(6).toString('hex')}`;
   const adminToken = randomBytes(24).toString('hex');
   const users = options.users ?? ['alice', 'bob'];
-  const sites = options.sites ?? [defaultLocalSite()];
+  // The hub's test users are no Unix accounts: their jobs share the test's, as the site says.
+  const sites = options.sites ?? [{ ...defaultLocalSite(), runAs: { shared: true } }];
   const groups = Object.fromEntries(
     Object.entries(options.groups ?? {}).map(([name, members]) => [name, { users: members }])
   );

@@ -15,11 +15,12 @@ import {
 } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants, tmpdir } from 'node:os';
-import { join, resolve as resolvePath } from 'node:path';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import type { V1Container } from '@kubernetes/client-node';
 import type { SiteHealth } from '@jupyterlab-interlink/contract';
+import { asAccount, cannotRunAs, handOver, runAsOf } from '../accounts.js';
 import { DriverError } from '../errors.js';
 import {
   containerArgv,
@@ -201,6 +202,9 @@ export class LocalDriver extends TableDriver<LocalSession> {
 
   async create(bundle: PodBundle): Promise<{ backendId: string }> {
     const id = this.sessions.claim(bundle.pod, this.closed);
+    const runAs = runAsOf(bundle.pod);
+    const cannot = runAs && cannotRunAs(this.site, runAs);
+    if (cannot) throw new DriverError('Invalid', cannot);
     if (this.isolation === 'bubblewrap' && !this.bwrap) {
       throw new DriverError(
         'Unavailable',
@@ -229,6 +233,10 @@ export class LocalDriver extends TableDriver<LocalSession> {
     await writeFile(join(dir, 'pod.json'), JSON.stringify(bundle.pod), { mode: 0o600 });
     try {
       s.volumes = await materialiseVolumes(bundle, join(dir, 'volumes'));
+      // The job's secret and files are its account's own; the records beside them stay ours.
+      if (runAs) {
+        await handOver([join(dir, 'volumes')], [dirname(this.stateDir), this.stateDir, dir], runAs);
+      }
     } catch (err) {
       await rm(dir, { recursive: true, force: true });
       throw err;
@@ -326,7 +334,12 @@ export class LocalDriver extends TableDriver<LocalSession> {
     return env;
   }
 
-  private cwdOf(s: LocalSession, c: V1Container, mounts: Mount[]): string {
+  private cwdOf(
+    s: LocalSession,
+    c: V1Container,
+    mounts: Mount[],
+    env: Record<string, string>
+  ): string {
     if (c.workingDir) {
       const wd = rewrite(c.workingDir, mounts);
       try {
@@ -337,6 +350,8 @@ export class LocalDriver extends TableDriver<LocalSession> {
     }
     const fallback = this.site.local?.workingDir ?? this.options.workingDir;
     if (fallback && existsSync(fallback)) return fallback;
+    // A job under its own account starts at home, as a login would.
+    if (runAsOf(s.bundle.pod) && env.HOME && existsSync(env.HOME)) return env.HOME;
     return join(s.dir, 'work');
   }
 
@@ -369,8 +384,12 @@ export class LocalDriver extends TableDriver<LocalSession> {
     const mounts = mountsOf(s.volumes, c);
     const env = this.envOf(s, c, mounts);
     const argv = containerArgv(c, env, mounts);
-    const cwd = this.cwdOf(s, c, mounts);
-    await mkdir(cwd, { recursive: true });
+    const cwd = this.cwdOf(s, c, mounts, env);
+    const runAs = runAsOf(s.bundle.pod);
+    if (!existsSync(cwd)) {
+      await mkdir(cwd, { recursive: true });
+      if (runAs) await handOver([cwd], [], runAs);
+    }
     const note = async (text: string) => writeFile(s.logPath, text + '\n', { flag: 'a' });
     if (argv.length === 0) {
       await note(`container ${c.name}: no command (the local executor runs commands, not images)`);
@@ -394,20 +413,29 @@ export class LocalDriver extends TableDriver<LocalSession> {
       ];
     }
     const statusFile = join(s.dir, `status-${init ? 'init-' : ''}${c.name}`);
+    const wrapper = [
+      '/bin/sh',
+      '-c',
+      '"$@"; c=$?; echo $c > "$0"; exit $c',
+      statusFile,
+      ...command
+    ];
+    if (runAs) {
+      // The one file of ours the job writes: made here, given to its account.
+      await writeFile(statusFile, '', { mode: 0o600 });
+      await handOver([statusFile], [], runAs);
+    }
+    const argv0 = runAs ? asAccount(wrapper, runAs) : wrapper;
     const logFd = openSync(s.logPath, 'a');
     let child: ChildProcess;
     try {
       // detached: its own session and process group, so stopping it reaches all it started
-      child = spawn(
-        '/bin/sh',
-        ['-c', '"$@"; c=$?; echo $c > "$0"; exit $c', statusFile, ...command],
-        {
-          cwd,
-          env,
-          stdio: ['ignore', logFd, logFd],
-          detached: true
-        }
-      );
+      child = spawn(argv0[0], argv0.slice(1), {
+        cwd,
+        env,
+        stdio: ['ignore', logFd, logFd],
+        detached: true
+      });
     } finally {
       closeSync(logFd);
     }

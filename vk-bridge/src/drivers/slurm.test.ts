@@ -1,7 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -10,6 +10,7 @@ import { SlurmDriver } from './slurm.js';
 import { renderJobScript } from './slurm-script.js';
 import { mapSlurmState, parseSinfo, parseSqueue } from './slurm-states.js';
 import { buildPod } from '../pod.js';
+import { runAs, testAccount } from '../testing/accounts.js';
 import {
   launch,
   PYTHON,
@@ -375,3 +376,54 @@ test(
     );
   }
 );
+
+test("slurm: each user's job runs as their own account; neither reads the other's secret", async () => {
+  const accounts = [testAccount('alice'), testAccount('bob')];
+  const jobs = accounts.map(account =>
+    launch(
+      site,
+      [PYTHON, '-c', 'import os, time; print("uid", os.getuid(), flush=True); time.sleep(3)'],
+      {
+        user: { name: account.name.replace('ilk-', ''), groups: [] },
+        account
+      }
+    )
+  );
+  for (const job of jobs) await driver.create(job.bundle);
+  const secretOf = (sessionId: string): string => {
+    const walk = (d: string): string[] =>
+      readdirSync(d, { withFileTypes: true }).flatMap(e =>
+        e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)]
+      );
+    return walk(join(dir, 'jobs', sessionId, 'volumes')).find(f => statSync(f).size > 0)!;
+  };
+  for (const [i, job] of jobs.entries()) {
+    const account = accounts[i];
+    const other = accounts[1 - i];
+    const status = await waitForStatus(
+      driver,
+      job.spec.sessionId,
+      s => s.phase === 'running' || s.phase === 'succeeded',
+      90_000
+    );
+    // Slurm itself holds the job as the account: it ran sbatch as it.
+    const user = execFileSync('squeue', ['-h', '-t', 'all', '-j', status.backendId!, '-o', '%u'], {
+      env: { ...process.env, SLURM_CONF: slurmConf }
+    })
+      .toString()
+      .trim();
+    assert.equal(user, account.name);
+    const out = await readUntil(
+      await driver.logs(job.spec.sessionId, { follow: true }),
+      `uid ${account.uid}\n`
+    );
+    assert.match(out, new RegExp(`uid ${account.uid}\n`));
+    const secret = secretOf(job.spec.sessionId);
+    assert.equal(statSync(secret).uid, account.uid);
+    assert.equal(runAs(account, ['cat', secret]).status, 0);
+    const stolen = runAs(other, ['cat', secret]);
+    assert.notEqual(stolen.status, 0, `${other.name} read ${account.name}'s secret`);
+    assert.match(stolen.output, /Permission denied/);
+  }
+  for (const job of jobs) await driver.delete(job.spec.sessionId);
+});

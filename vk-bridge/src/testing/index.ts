@@ -9,3 +9,4 @@ export { leonardoOnFakeApi, terminatedAgent } from './kubernetes-site.js';
 export { FakeHtcondorPlugin, type CondorJob } from './fake-htcondor-plugin.js';
 export { InterlinkApi, KubernetesStack, freePort, stackBin } from './interlink-api.js';
 export { launch, testSite } from './fixtures.js';
+export * from './accounts.js';

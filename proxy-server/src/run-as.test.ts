@@ -1,0 +1,172 @@
+/**
+ * Identity mapping on the embedded local site: two users of one proxy server, the site mapping
+ * each to their own Unix account (`runAs.template: ilk-{username}`). Each session's agent, Jupyter
+ * server and kernel run as that account, and neither account can read the other's secret file or
+ * process environment (where the Jupyter token is).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AGENT_ENV, type Session } from '@jupyterlab-interlink/contract';
+import { defaultLocalSite, type SiteConfig } from '@jupyterlab-interlink/vk-bridge';
+import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
+import { createLogger } from './logging.js';
+import {
+  TEST_ACCOUNT_TEMPLATE,
+  runAs,
+  sharedAgentCommand,
+  testAccount,
+  type TestAccount
+} from '@jupyterlab-interlink/vk-bridge/testing';
+import { KernelChannel, startKernel } from './testing/kernel-client.js';
+
+const TOKENS = { alice: 'alice-token-0123456789', bob: 'bob-token-0123456789' };
+
+/** uid of a process and one variable of its environment (read as root). */
+function processOf(pid: number): { uid: number; env: (name: string) => string | undefined } {
+  const uid = Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  return {
+    uid,
+    env: name => environ.find(kv => kv.startsWith(`${name}=`))?.slice(name.length + 1)
+  };
+}
+
+describe("jobs run as each user's own account (runAs)", () => {
+  let server: RunningProxyServer;
+  let api: string;
+  let accounts: Record<'alice' | 'bob', TestAccount>;
+  const stateDir = mkdtempSync(join(tmpdir(), 'interlink-run-as-'));
+  const as = (user: 'alice' | 'bob', init: RequestInit = {}) => ({
+    ...init,
+    headers: { authorization: `token ${TOKENS[user]}`, 'content-type': 'application/json' }
+  });
+
+  before(async () => {
+    accounts = { alice: testAccount('alice'), bob: testAccount('bob') };
+    const site: SiteConfig = {
+      ...defaultLocalSite(),
+      runAs: { template: TEST_ACCOUNT_TEMPLATE },
+      agentCommand: sharedAgentCommand()
+    };
+    server = await startProxyServer({
+      sites: [site],
+      auth: new TokenAuthenticator(
+        new Map([
+          [TOKENS.alice, 'alice'],
+          [TOKENS.bob, 'bob']
+        ])
+      ),
+      stateDir,
+      logger: createLogger('warn')
+    });
+    api = `${server.url}/interlink/api`;
+  });
+  after(async () => {
+    await server?.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  async function readySession(user: 'alice' | 'bob'): Promise<Session> {
+    const res = await fetch(
+      `${api}/sessions`,
+      as(user, {
+        method: 'POST',
+        body: JSON.stringify({ site: 'local', profile: 'small', type: 'kernel' })
+      })
+    );
+    assert.equal(res.status, 201, await res.clone().text());
+    const { id } = (await res.json()) as Session;
+    for (let i = 0; i < 300; i++) {
+      const s = (await (await fetch(`${api}/sessions/${id}`, as(user))).json()) as Session;
+      if (s.state === 'ready' && s.agent?.pid) return s;
+      assert.ok(!['failed', 'cancelled'].includes(s.state), JSON.stringify(s));
+      await new Promise(r => setTimeout(r, 200));
+    }
+    const log = await (await fetch(`${api}/sessions/${id}/logs`, as(user))).text();
+    throw new Error(`session of ${user} not ready; its log:\n${log}`);
+  }
+
+  it('runs agent, server and kernel as the account; the other account reads none of it', async () => {
+    const sessions = { alice: await readySession('alice'), bob: await readySession('bob') };
+    for (const user of ['alice', 'bob'] as const) {
+      const session = sessions[user];
+      const account = accounts[user];
+      const other = accounts[user === 'alice' ? 'bob' : 'alice'];
+      const agent = processOf(session.agent!.pid!);
+      assert.equal(agent.uid, account.uid, `${user}'s agent runs as ${account.name}`);
+      assert.equal(agent.env('HOME'), account.home);
+      const secretFile = agent.env(AGENT_ENV.secretFile)!;
+      assert.equal(statSync(secretFile).uid, account.uid);
+
+      // Her kernel, started through the proxy, is a process of her account too.
+      const remote = {
+        baseUrl: `${server.url}${session.url}`,
+        headers: { authorization: `token ${TOKENS[user]}` }
+      };
+      const channel = await KernelChannel.open(remote, await startKernel(remote));
+      assert.equal(
+        (await channel.execute('import os; print(os.getuid())')).trim(),
+        String(account.uid)
+      );
+      channel.close();
+
+      // Her own account reads her secret; the other account reads neither it nor her agent's
+      // environment (which names where the Jupyter server's token is).
+      assert.equal(runAs(account, ['cat', secretFile]).status, 0);
+      const readSecret = runAs(other, ['cat', secretFile]);
+      assert.notEqual(readSecret.status, 0, `${other.name} read ${user}'s secret`);
+      assert.match(readSecret.output, /Permission denied/);
+      const readEnv = runAs(other, ['cat', `/proc/${session.agent!.pid}/environ`]);
+      assert.notEqual(readEnv.status, 0, `${other.name} read ${user}'s agent environment`);
+    }
+    for (const user of ['alice', 'bob'] as const) {
+      await fetch(`${api}/sessions/${sessions[user].id}`, as(user, { method: 'DELETE' }));
+    }
+  });
+
+  it('refuses a user the site maps to no account, or to one this machine lacks, saying why', async () => {
+    const mapped = await startProxyServer({
+      sites: [
+        {
+          ...defaultLocalSite(),
+          runAs: { map: { alice: 'ilk-no-such-account' } },
+          agentCommand: sharedAgentCommand()
+        }
+      ],
+      auth: new TokenAuthenticator(
+        new Map([
+          [TOKENS.alice, 'alice'],
+          [TOKENS.bob, 'bob']
+        ])
+      ),
+      logger: createLogger('silent')
+    });
+    try {
+      const launch = (user: 'alice' | 'bob') =>
+        fetch(
+          `${mapped.url}/interlink/api/sessions`,
+          as(user, {
+            method: 'POST',
+            body: JSON.stringify({ site: 'local', profile: 'small', type: 'kernel' })
+          })
+        );
+      const bob = await launch('bob');
+      assert.equal(bob.status, 403);
+      assert.deepEqual(await bob.json(), {
+        error: 'no_account',
+        message: 'site "local" maps no account for bob: ask its admin'
+      });
+      const alice = await launch('alice');
+      assert.equal(alice.status, 403);
+      assert.match(
+        ((await alice.json()) as { message: string }).message,
+        /maps alice to "ilk-no-such-account": the account "ilk-no-such-account" does not exist on this machine/
+      );
+    } finally {
+      await mapped.close();
+    }
+  });
+});
