@@ -49,6 +49,25 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
+/**
+ * Every value a cookie name has in the header, in the browser's order: a page of the same origin
+ * can set one more of the same name under another path, and the server must see both.
+ */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const values: string[] = [];
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq <= 0 || part.slice(0, eq).trim() !== name) continue;
+    const value = part.slice(eq + 1).trim();
+    try {
+      values.push(decodeURIComponent(value));
+    } catch {
+      values.push(value);
+    }
+  }
+  return values;
+}
+
 /** `Authorization: token X` (Jupyter) or `Bearer X`. */
 export function tokenFromHeader(req: IncomingMessage): string | null {
   const m = /^(?:token|bearer)\s+(\S+)$/i.exec(req.headers.authorization ?? '');

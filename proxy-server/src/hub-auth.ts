@@ -13,6 +13,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
+  cookieValues,
   parseCookies,
   sendJson,
   tokenFromHeader,
@@ -23,6 +24,8 @@ import {
 import type { Logger } from './logging.js';
 
 const SESSION_COOKIE = 'interlink-hub-session';
+/** JupyterHub's own sign-in (HttpOnly, on the hub's base path): our cookie is bound to it. */
+const HUB_SESSION_COOKIE = 'jupyterhub-session-id';
 /** One cookie per sign-in in flight (`…-<state>`): the API and the event stream may start together. */
 const STATE_COOKIE = 'interlink-oauth-state';
 const STATE_SECONDS = 600;
@@ -105,13 +108,35 @@ export class HubAuthenticator implements Authenticator {
       const user = await this.userForToken(query);
       if (user) return { ...user, via: 'query' };
     }
-    const sealed = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
-    const session = sealed ? (this.unseal(sealed) as { token?: unknown } | null) : null;
-    if (session && typeof session.token === 'string') {
-      const user = await this.userForToken(session.token);
+    const token = this.cookieToken(req);
+    if (token) {
+      const user = await this.userForToken(token);
       if (user) return { ...user, via: 'cookie' };
     }
     return null;
+  }
+
+  /**
+   * The access token of our cookie, if it belongs to this browser's hub sign-in. On a hub without
+   * subdomains, a page in another user's server shares this origin and can set cookies here under
+   * any path: its own sealed session (so the victim would act as the attacker), or a second hub
+   * session id. So a session counts only when it was sealed with the hub session id the browser
+   * sends, and no cookie counts when the browser sends two different ones.
+   */
+  private cookieToken(req: IncomingMessage): string | undefined {
+    const hubSessions = new Set(cookieValues(req.headers.cookie, HUB_SESSION_COOKIE));
+    if (hubSessions.size > 1) {
+      this.options.logger.warn('two JupyterHub session cookies: one was planted; cookie refused');
+      return undefined;
+    }
+    const hubSession = [...hubSessions][0] ?? null;
+    for (const sealed of cookieValues(req.headers.cookie, SESSION_COOKIE)) {
+      const session = this.unseal(sealed) as { token?: unknown; hub?: unknown } | null;
+      if (session && typeof session.token === 'string' && session.hub === hubSession) {
+        return session.token;
+      }
+    }
+    return undefined;
   }
 
   challenge(req: IncomingMessage, res: ServerResponse): void {
@@ -219,7 +244,7 @@ export class HubAuthenticator implements Authenticator {
         this.cookie(
           req,
           SESSION_COOKIE,
-          this.seal({ token: accessToken }, seconds),
+          this.seal({ token: accessToken, hub: this.hubSession(req) }, seconds),
           seconds,
           this.options.prefix
         ),
@@ -229,6 +254,12 @@ export class HubAuthenticator implements Authenticator {
     });
     res.end();
     return true;
+  }
+
+  /** This browser's JupyterHub sign-in, when it sends exactly one. */
+  private hubSession(req: IncomingMessage): string | null {
+    const ids = new Set(cookieValues(req.headers.cookie, HUB_SESSION_COOKIE));
+    return ids.size === 1 ? [...ids][0] : null;
   }
 
   private cookie(

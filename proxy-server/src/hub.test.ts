@@ -27,6 +27,10 @@ class CookieJar {
     return this.cookies.has(name);
   }
 
+  get(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
     const res = await fetch(url, {
@@ -235,7 +239,8 @@ describe('under a real JupyterHub', () => {
     }
   });
 
-  it('signs a browser in through the hub’s OAuth and guards its cookie against other origins', async () => {
+  /** A browser signed in to the hub as `user`, then to the service through the hub's OAuth. */
+  async function browserOf(user: string): Promise<{ jar: CookieJar; hops: string[] }> {
     const jar = new CookieJar();
     // The login form carries the hub's XSRF token (cookie and field), as a browser sends it.
     const form = await (await jar.fetch(`${hub.url}/hub/login`)).text();
@@ -244,11 +249,10 @@ describe('under a real JupyterHub', () => {
     const login = await jar.fetch(`${hub.url}/hub/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'alice', password: hub.password, _xsrf: xsrf })
+      body: new URLSearchParams({ username: user, password: hub.password, _xsrf: xsrf })
     });
     assert.equal(login.status, 302);
     assert.ok(jar.has('jupyterhub-hub-login'), 'signed in to the hub');
-
     // The dance a page's fetch follows by itself: service → hub authorize → callback → back.
     let res = await jar.fetch(`${api}/sites`);
     const hops: string[] = [];
@@ -257,13 +261,18 @@ describe('under a real JupyterHub', () => {
       hops.push(new URL(next).pathname);
       res = await jar.fetch(next);
     }
+    assert.equal(res.status, 200);
+    assert.ok(jar.has('interlink-hub-session'));
+    return { jar, hops };
+  }
+
+  it('signs a browser in through the hub’s OAuth and guards its cookie against other origins', async () => {
+    const { jar, hops } = await browserOf('alice');
     assert.deepEqual(hops, [
       '/hub/api/oauth2/authorize',
       '/services/interlink/oauth_callback',
       '/services/interlink/api/sites'
     ]);
-    assert.equal(res.status, 200);
-    assert.ok(jar.has('interlink-hub-session'));
 
     // Cookie-only state changes must come from the hub's own origin.
     const launch = (origin: string) =>
@@ -288,6 +297,46 @@ describe('under a real JupyterHub', () => {
       }
     );
     assert.equal(replay.status, 400);
+  });
+
+  it('a session cookie planted by a page of another user’s server is not taken', async () => {
+    // On a hub without subdomains, a page bob serves at /user/bob/ shares alice's origin: it can
+    // set cookies for /services/ in her browser (not read hers: they are HttpOnly). Planted
+    // under a shorter path, bob's own sealed session comes last in her Cookie header.
+    const alice = await browserOf('alice');
+    const bob = await browserOf('bob');
+    const asAliceWithPlant = (extra: string) =>
+      fetch(`${api}/sessions`, {
+        redirect: 'manual',
+        headers: {
+          cookie:
+            `jupyterhub-session-id=${alice.jar.get('jupyterhub-session-id')}; ` +
+            `interlink-hub-session=${alice.jar.get('interlink-hub-session')}; ${extra}`
+        }
+      });
+    const planted = await asAliceWithPlant(
+      `interlink-hub-session=${bob.jar.get('interlink-hub-session')}`
+    );
+    assert.equal(planted.status, 200);
+    const listed = (await planted.json()) as Session[];
+    // alice launched earlier; bob never did: her list, not his empty one.
+    assert.ok(listed.length > 0, 'alice sees her own sessions, not bob’s (none)');
+    assert.ok(listed.every(s => s.owner === 'alice'));
+    // Bob's session alone, in alice's browser: not bound to her hub sign-in, so not taken.
+    const only = await fetch(`${api}/sessions`, {
+      redirect: 'manual',
+      headers: {
+        cookie:
+          `jupyterhub-session-id=${alice.jar.get('jupyterhub-session-id')}; ` +
+          `interlink-hub-session=${bob.jar.get('interlink-hub-session')}`
+      }
+    });
+    assert.equal(only.status, 302, 'signed in again through the hub, as alice');
+    // A second hub session id planted beside hers: no cookie is believed at all.
+    const twoIds = await asAliceWithPlant(
+      `jupyterhub-session-id=${bob.jar.get('jupyterhub-session-id')}`
+    );
+    assert.equal(twoIds.status, 302);
   });
 
   it('stops alice’s session at her request', async () => {
