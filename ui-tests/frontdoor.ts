@@ -56,6 +56,6 @@ export const server = {
   cwd: repoRoot,
   env: {
     ...(env as Record<string, string>),
-    INTERLINK_SITES: slurm ? join(repoRoot, 'ui-tests/sites-slurm.yaml') : ''
+    INTERLINK_SITES: join(repoRoot, 'ui-tests', slurm ? 'sites-slurm.yaml' : 'sites.yaml')
   }
 };

@@ -189,6 +189,11 @@ export const Session = Type.Object({
   command: Type.Optional(Type.Array(Type.String())),
   /** The ports the launch declared, each served at `{url}ports/{port}/`. */
   ports: Type.Optional(Type.Array(Type.Integer())),
+  /**
+   * Kernel sessions on a site with an idle limit, once its kernels have been idle long enough to
+   * warn: since when, and when the session stops unless used or kept running.
+   */
+  idle: Type.Optional(Type.Object({ since: Type.String(), stopsAt: Type.String() })),
   /** Kernel sessions: the agent holding the tunnel now. */
   agent: Type.Optional(AgentInfo),
   /** Kernel sessions: each time a second agent took the tunnel over, newest last (at most 10). */

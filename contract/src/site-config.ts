@@ -207,6 +207,19 @@ export const SiteConfig = Type.Object({
       shared: Type.Optional(Type.Boolean({ invalid: 'must be true or false' }))
     })
   ),
+  /**
+   * Kernel sessions whose kernels have all been idle this long are stopped, after a warning
+   * `warnBefore` earlier (default a quarter of the limit, at most 10 minutes) that lets the user
+   * keep them running. Batch jobs are never stopped for being idle. Seconds (or `1h`, `30m`).
+   */
+  idle: Type.Optional(
+    Mapping({
+      limit: Type.Number({ minimum: 10, invalid: 'must be a duration of at least 10 seconds' }),
+      warnBefore: Type.Optional(
+        Type.Number({ minimum: 1, invalid: 'must be a duration of at least 1 second' })
+      )
+    })
+  ),
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser: Type.Optional(Type.Number()),
   profiles: Type.Array(ProfileConfig, {

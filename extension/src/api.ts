@@ -106,6 +106,14 @@ export class InterlinkApi {
     await this.request(`api/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
   }
 
+  /** "Keep running": resets an idle kernel session's clock on a site with an idle limit. */
+  async keep(id: string): Promise<Session> {
+    const response = await this.request(`api/sessions/${encodeURIComponent(id)}/keep`, {
+      method: 'POST'
+    });
+    return response.json();
+  }
+
   /** The caller's live events (`text/event-stream`, see eventstream.ts) until `signal` aborts. */
   async events(signal: AbortSignal): Promise<Response> {
     return this.request('api/events', {

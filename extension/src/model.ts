@@ -35,6 +35,8 @@ export interface IInterlink {
   site(id: string): Site | undefined;
   launch(request: CreateSessionRequest): Promise<Session>;
   stop(id: string): Promise<void>;
+  /** Keeps an idle kernel session running (its site's idle limit starts again). */
+  keep(id: string): Promise<void>;
   refreshSites(): Promise<void>;
 }
 
@@ -101,6 +103,10 @@ export class InterlinkModel implements IInterlink, IDisposable {
 
   async stop(id: string): Promise<void> {
     await this.api.stop(id);
+  }
+
+  async keep(id: string): Promise<void> {
+    this._apply(this._sessions.upsert(await this.api.keep(id)));
   }
 
   async refreshSites(): Promise<void> {

@@ -1,4 +1,4 @@
-import { formatWalltime, type Session } from '@jupyterlab-interlink/contract';
+import { formatWalltime, isFinalState, type Session } from '@jupyterlab-interlink/contract';
 import { Notification } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -49,6 +49,7 @@ export class Notifier {
     if (restartsWarning(session, previous)) {
       this._warned.delete(session.id);
     }
+    this._idleNotice(session, previous);
     const takeovers = session.takeovers ?? [];
     if (this.enabled && takeovers.length > (previous?.takeovers?.length ?? 0)) {
       // Not the session's own toast: a state change must not overwrite this warning.
@@ -172,6 +173,42 @@ export class Notifier {
     }
   }
 
+  /** The idle warning of a kernel session, with "Keep running"; gone once it is not idle. */
+  private _idleNotice(session: Session, previous: Session | undefined): void {
+    const shown = this._idleToasts.get(session.id);
+    if (!session.idle || isFinalState(session.state)) {
+      if (shown) {
+        Notification.dismiss(shown);
+        this._idleToasts.delete(session.id);
+      }
+      return;
+    }
+    if (!this.enabled || (shown && previous?.idle?.stopsAt === session.idle.stopsAt)) {
+      return;
+    }
+    const { trans } = this._options;
+    const message = trans.__(
+      'The kernels of %1 have been idle since %2: the session stops at %3 unless you use it.',
+      this._label(session),
+      new Date(session.idle.since).toLocaleTimeString(),
+      new Date(session.idle.stopsAt).toLocaleTimeString()
+    );
+    const options: Notification.IOptions<null> = {
+      autoClose: false,
+      actions: [
+        {
+          label: trans.__('Keep running'),
+          callback: () => void this._options.interlink.keep(session.id).catch(() => undefined),
+          displayType: 'accent'
+        }
+      ]
+    };
+    if (shown && Notification.update({ id: shown, type: 'warning', message, ...options })) {
+      return;
+    }
+    this._idleToasts.set(session.id, Notification.warning(message, options));
+  }
+
   /** When a toast closes by itself, if it does. */
   private _remember(id: string, autoClose: number | false | undefined): void {
     if (typeof autoClose === 'number') {
@@ -231,4 +268,5 @@ export class Notifier {
   private _toasts = new Map<string, string>();
   private _closesAt = new Map<string, number>();
   private _warned = new Set<string>();
+  private _idleToasts = new Map<string, string>();
 }

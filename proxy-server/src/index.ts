@@ -48,6 +48,8 @@ export interface StartOptions {
    */
   stateDir?: string;
   allowedOrigins?: string[];
+  /** How often kernel sessions on sites with an idle limit are checked (default 30 s). */
+  idleCheckMs?: number;
   /** Host names this server answers to besides loopback (DNS rebinding); default from the environment. */
   hosts?: HostOptions;
   /**
@@ -92,6 +94,9 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   let port = 0;
   const sessions = new SessionManager({
     adoptionKey,
+    // Called once running, when `tunnels` (declared below: it authorizes through the sessions) is.
+    remote: (id, path): Promise<unknown> => tunnels.getJson(id, path),
+    idleCheckMs: options.idleCheckMs,
     sites: options.sites,
     drivers,
     basePath,

@@ -165,6 +165,9 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       if (method === 'GET') return sendJson(res, 200, sessions.get(caller, m[1]));
       if (method === 'DELETE') return sendJson(res, 200, await sessions.stop(caller, m[1]));
     }
+    if ((m = /^\/sessions\/([^/]+)\/keep$/.exec(route)) && method === 'POST') {
+      return sendJson(res, 200, sessions.keep(caller, m[1]));
+    }
     if ((m = /^\/sessions\/([^/]+)\/logs$/.exec(route)) && method === 'GET') {
       const follow = ['1', 'true', 'yes'].includes(url.searchParams.get('follow') ?? '');
       const tailText = url.searchParams.get('tail');

@@ -35,6 +35,7 @@ import {
   type SiteConfig
 } from '@jupyterlab-interlink/vk-bridge';
 import { signPod, verifyPod } from './adoption-key.js';
+import { idleVerdict, lastActive, warnBeforeSeconds } from './idle.js';
 import type { Logger } from './logging.js';
 import type { Caller } from './auth.js';
 
@@ -55,6 +56,8 @@ interface SessionRecord {
   tunnelUp: boolean;
   /** The backend's last phase: a change may free or take accelerators. */
   phase?: BackendStatus['phase'];
+  /** Kernel sessions: when their kernels were last busy, or the user kept them (ms). */
+  lastActive?: number;
   /** Why we are deleting the pod ourselves: the user stopped it, or the walltime ran out. */
   ending?: { state: 'cancelled' | 'expired'; reason: string };
   expiryTimer?: NodeJS.Timeout;
@@ -76,6 +79,10 @@ export interface SessionManagerOptions {
   retainEndedMs?: number;
   /** Signs the pods this server creates; only pods signed with it are re-adopted. */
   adoptionKey: Buffer;
+  /** GET on a session's remote server through its tunnel (for sites with an idle limit). */
+  remote?: (sessionId: string, path: string) => Promise<unknown>;
+  /** How often kernel sessions on sites with an idle limit are checked (default 30 s). */
+  idleCheckMs?: number;
 }
 
 export interface SessionEvents {
@@ -100,6 +107,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly health = new Map<string, SiteHealth>();
   private readonly sites = new Map<string, SiteConfig>();
   private healthTimer?: NodeJS.Timeout;
+  private idleTimer?: NodeJS.Timeout;
   private readonly healthSoon = new Map<string, NodeJS.Timeout>();
   private readonly retainEndedMs: number;
   /** The tunnel endpoint plugs in here so ended sessions lose their tunnel at once. */
@@ -124,10 +132,19 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     await this.refreshHealth();
     this.healthTimer = setInterval(() => void this.refreshHealth(), 30_000);
     this.healthTimer.unref();
+    const limited = this.options.sites.filter(site => site.idle);
+    if (limited.length) {
+      // Often enough that a warning comes on time: four checks within the shortest warning.
+      const often = Math.min(...limited.map(site => (warnBeforeSeconds(site.idle!) * 1000) / 4));
+      const every = this.options.idleCheckMs ?? Math.max(1_000, Math.min(30_000, often));
+      this.idleTimer = setInterval(() => void this.checkIdle(), every);
+      this.idleTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     clearInterval(this.healthTimer);
+    clearInterval(this.idleTimer);
     for (const timer of this.healthSoon.values()) clearTimeout(timer);
     for (const record of this.records.values()) clearTimeout(record.expiryTimer);
     await Promise.all([...this.options.drivers.values()].map(d => d.close()));
@@ -293,6 +310,52 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     return { ...record.session };
   }
 
+  /** "Keep running": the owner's word that an idle kernel session is still wanted. */
+  keep(caller: Caller, id: string): Session {
+    const record = this.own(caller, id);
+    if (record.session.type !== 'kernel' || isFinalState(record.session.state)) {
+      throw new ApiError(409, {
+        error: 'not_running',
+        message: `session ${id} is ${record.session.state}: only a running kernel session can be kept`
+      });
+    }
+    record.lastActive = Date.now();
+    if (record.session.idle)
+      this.update(record, { idle: undefined, progress: `kept running by ${caller.name}` });
+    return { ...record.session };
+  }
+
+  /** Sites with an idle limit: warn about, then stop, kernel sessions whose kernels sit idle. */
+  private async checkIdle(): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.records.values()].map(async record => {
+        const { session } = record;
+        const idle = this.sites.get(session.site)?.idle;
+        if (!idle || session.type !== 'kernel' || session.state !== 'ready') return;
+        let kernels: unknown;
+        try {
+          kernels = await this.options.remote?.(session.id, `${session.url}api/kernels`);
+        } catch {
+          return; // the tunnel is down or the server busy: no verdict on what we cannot see
+        }
+        record.lastActive = lastActive(kernels, record.lastActive ?? now, now);
+        const verdict = idleVerdict(idle, record.lastActive, now, formatWalltime);
+        if (verdict.kind === 'stop') {
+          await this.end(record, 'cancelled', verdict.reason);
+        } else if (verdict.kind === 'warn') {
+          const warning = {
+            since: new Date(verdict.since).toISOString(),
+            stopsAt: new Date(verdict.stopsAt).toISOString()
+          };
+          if (session.idle?.stopsAt !== warning.stopsAt) this.update(record, { idle: warning });
+        } else if (session.idle) {
+          this.update(record, { idle: undefined });
+        }
+      })
+    );
+  }
+
   async logs(caller: Caller, id: string, options: LogOptions): Promise<Readable> {
     const record = this.own(caller, id);
     return this.driver(record.session.site).logs(id, options);
@@ -314,6 +377,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     record.tunnelUp = up;
     const { state } = record.session;
     if (up && (state === 'starting' || state === 'queued' || state === 'pending')) {
+      record.lastActive ??= Date.now();
       this.update(record, { state: 'ready', progress: 'remote Jupyter server connected' });
     } else if (!up && state === 'ready' && record.session.type === 'kernel') {
       this.update(record, {

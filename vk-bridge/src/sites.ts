@@ -115,6 +115,11 @@ function ruleProblems(
       bad('runAs.command', 'answers for every user: leave template and map out');
     }
   }
+  if (wellFormed('idle') && site.idle?.warnBefore !== undefined) {
+    if (site.idle.warnBefore >= site.idle.limit) {
+      bad('idle.warnBefore', `must be shorter than idle.limit (${site.idle.limit} s)`);
+    }
+  }
   (wellFormed('tolerations') ? (site.tolerations ?? []) : []).forEach((t, i) => {
     if (t.operator === 'Exists' && t.value !== undefined)
       bad(`tolerations[${i}].value`, 'must be left out with operator Exists');
@@ -192,6 +197,12 @@ function normalizeDurations(site: unknown): unknown {
   if (!isRecord(site)) return site;
   const out: Record<string, unknown> = { ...site, maxWalltime: parseDuration(site.maxWalltime) };
   if (out.maxWalltime === undefined) delete out.maxWalltime;
+  if (isRecord(site.idle)) {
+    out.idle = { ...site.idle, limit: parseDuration(site.idle.limit) };
+    if (site.idle.warnBefore !== undefined) {
+      (out.idle as Record<string, unknown>).warnBefore = parseDuration(site.idle.warnBefore);
+    }
+  }
   if (Array.isArray(site.profiles)) {
     out.profiles = site.profiles.map(p => {
       if (!isRecord(p)) return p;

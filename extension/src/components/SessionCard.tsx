@@ -68,6 +68,26 @@ export function SessionCard({
           {trans.__('Agent: %1', agentLabel(session.agent))}
         </div>
       )}
+      {session.state === 'ready' && session.idle && (
+        <div
+          className="jp-InterlinkSession-idle"
+          role="status"
+          data-testid="interlink-session-idle"
+        >
+          {trans.__(
+            'Idle since %1; stops at %2 unless used.',
+            new Date(session.idle.since).toLocaleTimeString(),
+            new Date(session.idle.stopsAt).toLocaleTimeString()
+          )}{' '}
+          <button
+            className="jp-Button jp-mod-styled jp-mod-accept"
+            data-testid="interlink-keep"
+            onClick={run(() => interlink.keep(session.id))}
+          >
+            {trans.__('Keep running')}
+          </button>
+        </div>
+      )}
       {!final && session.takeovers && session.takeovers.length > 0 && (
         <div
           className="jp-InterlinkSession-takeover"

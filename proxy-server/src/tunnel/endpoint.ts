@@ -374,6 +374,38 @@ export class TunnelEndpoint extends EventEmitter<{
     forwardRequest(tunnel.client, sessionId, req, res, this.forwarding);
   }
 
+  /**
+   * The proxy's own GET to the session's remote server (the agent adds the server's token):
+   * JSON, or an error when the tunnel is down, the answer is not 200 or takes over `timeoutMs`.
+   */
+  getJson(sessionId: string, path: string, timeoutMs = 10_000): Promise<unknown> {
+    const tunnel = this.routable(sessionId);
+    if (!tunnel) return Promise.reject(new Error('tunnel down'));
+    return new Promise((resolve, reject) => {
+      const stream = tunnel.client.request({
+        ':method': 'GET',
+        ':path': path,
+        ':scheme': 'http',
+        ':authority': 'jupyter',
+        accept: 'application/json'
+      });
+      stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+      let status = 0;
+      const chunks: Buffer[] = [];
+      stream.on('response', h => (status = Number(h[':status'])));
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('error', reject);
+      stream.on('close', () => {
+        if (status !== 200) return reject(new Error(`${path}: HTTP ${status || 'no answer'}`));
+        try {
+          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
+        } catch (err) {
+          reject(err);
+        }
+      });
+    });
+  }
+
   proxyUpgrade(sessionId: string, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => {});
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
