@@ -60,6 +60,14 @@ export const SiteHealth = Type.Object({
 });
 export type SiteHealth = Static<typeof SiteHealth>;
 
+/** An environment users may run in on a site (what it is made of stays in the site file). */
+export const Environment = Type.Object({
+  id: Type.String(),
+  displayName: Type.String(),
+  description: Type.Optional(Type.String())
+});
+export type Environment = Static<typeof Environment>;
+
 export const Site = Type.Object({
   id: Type.String(),
   displayName: Type.String(),
@@ -68,6 +76,8 @@ export const Site = Type.Object({
   /** Which vk-bridge driver places this site's pods: kubernetes, interlink, local, slurm. */
   driver: Type.String(),
   profiles: Type.Array(Profile),
+  /** The environments a launch may name; the first is the default. */
+  environments: Type.Optional(Type.Array(Environment)),
   health: SiteHealth
 });
 export type Site = Static<typeof Site>;
@@ -127,7 +137,11 @@ export const CreateSessionRequest = Type.Object(
     /** A label the user chose. */
     name: Type.Optional(Type.String({ maxLength: 200 })),
     /** For `kernel`: ports of web apps in the job, served at `{url}ports/{port}/` (ports.ts). */
-    ports: Type.Optional(Ports)
+    ports: Type.Optional(Ports),
+    /** The id of one of the site's environments (default: its first). */
+    environment: Type.Optional(
+      Type.String({ minLength: 1, description: 'an environment id of the site' })
+    )
   },
   { additionalProperties: false }
 );
@@ -189,6 +203,8 @@ export const Session = Type.Object({
   command: Type.Optional(Type.Array(Type.String())),
   /** The ports the launch declared, each served at `{url}ports/{port}/`. */
   ports: Type.Optional(Type.Array(Type.Integer())),
+  /** The site environment the session runs in, when the site offers any. */
+  environment: Type.Optional(Type.String()),
   /**
    * Kernel sessions on a site with an idle limit, once its kernels have been idle long enough to
    * warn: since when, and when the session stops unless used or kept running.

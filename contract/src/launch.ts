@@ -22,6 +22,8 @@ export interface LaunchSite {
   /** Live sessions one user may have on this site at once. */
   maxSessionsPerUser?: number;
   profiles: readonly LaunchProfile[];
+  /** The environments a launch may name (by id); none: the launch names none. */
+  environments?: readonly { id: string }[];
 }
 
 export interface LaunchContext {
@@ -108,6 +110,17 @@ export function checkLaunch(
   }
   if (launch.type === 'job' && launch.ports?.length) {
     return invalid('ports', 'only kernel sessions serve ports; a job has no tunnel');
+  }
+  if (launch.environment !== undefined) {
+    const ids = (site.environments ?? []).map(e => e.id);
+    if (!ids.includes(launch.environment)) {
+      return invalid(
+        'environment',
+        ids.length
+          ? `site "${site.id}" has no environment "${launch.environment}"; available: ${ids.join(', ')}`
+          : `site "${site.id}" offers no environments to choose from`
+      );
+    }
   }
   const live = context.liveSessions;
   if (

@@ -50,6 +50,22 @@ export const ProfileConfig = Type.Object({
 });
 export type ProfileConfig = Static<typeof ProfileConfig>;
 
+/**
+ * An environment users may run in: a container image (kubernetes and interlink sites), and/or on
+ * a host (local, slurm, or inside the image) shell lines run first (`module load python/3.11`,
+ * `source /opt/envs/torch/bin/activate`) and the Python that runs Jupyter (with jupyter_server and
+ * ipykernel in it). Kernels and batch jobs of a session run in it.
+ */
+export const EnvironmentConfig = Type.Object({
+  id: Type.String({ pattern: ID_PATTERN, invalid: 'must be lowercase letters, digits and -' }),
+  displayName: Type.String({ minLength: 1, invalid: 'is required' }),
+  description: Type.Optional(Text()),
+  image: Type.Optional(Text()),
+  setup: Type.Optional(Text('must be shell lines, e.g. "module load python/3.11"')),
+  python: Type.Optional(Text('must be the path of a Python with jupyter_server and ipykernel'))
+});
+export type EnvironmentConfig = Static<typeof EnvironmentConfig>;
+
 export const SiteConfig = Type.Object({
   id: Type.String({
     pattern: ID_PATTERN,
@@ -219,6 +235,10 @@ export const SiteConfig = Type.Object({
         Type.Number({ minimum: 1, invalid: 'must be a duration of at least 1 second' })
       )
     })
+  ),
+  /** The environments users may pick at launch; the first is the default. */
+  environments: Type.Optional(
+    Type.Array(EnvironmentConfig, { minItems: 1, invalid: 'must be a non-empty list' })
   ),
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser: Type.Optional(Type.Number()),

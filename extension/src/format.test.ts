@@ -47,6 +47,13 @@ describe('placeLabel', () => {
   it('names site and profile by their display names', () => {
     assert.equal(placeLabel(leonardo, { site: 'leonardo', profile: 'a100' }), 'Leonardo · 1×A100');
   });
+  it('adds the environment the session runs in, by its name', () => {
+    const site = { ...leonardo, environments: [{ id: 'torch', displayName: 'PyTorch 2.3' }] };
+    assert.equal(
+      placeLabel(site, { site: 'leonardo', profile: 'a100', environment: 'torch' }),
+      'Leonardo · 1×A100 · PyTorch 2.3'
+    );
+  });
   it('falls back to the ids it cannot name', () => {
     assert.equal(placeLabel(undefined, { site: 'gone', profile: 'x' }), 'gone · x');
     assert.equal(placeLabel(leonardo, { site: 'leonardo', profile: 'old' }), 'Leonardo · old');

@@ -9,13 +9,19 @@ import {
 } from '@jupyterlab-interlink/contract';
 import type { TranslationBundle } from '@jupyterlab/translation';
 
-/** "Leonardo · 1×A100": where a session runs, by display names where the site is known. */
+/**
+ * "Leonardo · 1×A100", or "Leonardo · 1×A100 · PyTorch 2.3" in a chosen environment: where a
+ * session runs, by display names where the site is known.
+ */
 export function placeLabel(
-  site: Pick<Site, 'displayName' | 'profiles'> | undefined,
-  at: { site: string; profile: string }
+  site: Pick<Site, 'displayName' | 'profiles' | 'environments'> | undefined,
+  at: { site: string; profile: string; environment?: string }
 ): string {
   const profile = site?.profiles.find(p => p.id === at.profile);
-  return `${site?.displayName ?? at.site} · ${profile?.displayName ?? at.profile}`;
+  const place = `${site?.displayName ?? at.site} · ${profile?.displayName ?? at.profile}`;
+  if (!at.environment) return place;
+  const environment = site?.environments?.find(e => e.id === at.environment);
+  return `${place} · ${environment?.displayName ?? at.environment}`;
 }
 
 export function kindLabel(kind: Site['kind']): string {

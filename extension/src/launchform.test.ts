@@ -29,6 +29,26 @@ const kernel: ILaunchFields = {
 };
 
 describe('launchRequest', () => {
+  it('names the environment chosen, and the rules refuse one the site lacks', () => {
+    const withEnvironments: Site = {
+      ...site,
+      environments: [
+        { id: 'system', displayName: 'System Python' },
+        { id: 'torch', displayName: 'PyTorch 2.3' }
+      ]
+    };
+    assert.equal(
+      launchRequest(withEnvironments, { ...kernel, environment: 'torch' }).environment,
+      'torch'
+    );
+    assert.equal('environment' in launchRequest(withEnvironments, kernel), false);
+    assert.equal(formProblem(withEnvironments, { ...kernel, environment: 'torch' }, english), null);
+    const problem = formProblem(withEnvironments, { ...kernel, environment: 'conda' }, english);
+    assert.equal(problem?.field, 'environment');
+    assert.match(problem?.message ?? '', /available: system, torch/);
+    assert.ok(FORM_FIELDS.includes('environment'), 'shown beside its field');
+  });
+
   it('carries the ports of a kernel session, and the rules name a bad one', () => {
     assert.deepEqual(launchRequest(site, { ...kernel, ports: '6006, 8787' }).ports, [6006, 8787]);
     assert.equal('ports' in launchRequest(site, { ...kernel, ports: ' ' }), false);

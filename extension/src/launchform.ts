@@ -15,6 +15,8 @@ export interface ILaunchFields {
   name: string;
   /** Kernel sessions: ports of web apps in the job as typed, e.g. "6006, 8787"; empty for none. */
   ports?: string;
+  /** One of the site's environments; empty or absent: the site's default (its first). */
+  environment?: string;
 }
 
 export interface IFieldProblem {
@@ -23,7 +25,7 @@ export interface IFieldProblem {
 }
 
 /** The fields the form validates and shows errors beside; others are shown under the form. */
-export const FORM_FIELDS = ['profile', 'walltime', 'type', 'path', 'name', 'ports'];
+export const FORM_FIELDS = ['profile', 'environment', 'walltime', 'type', 'path', 'name', 'ports'];
 
 /** "6006, 8787" → [6006, 8787]; a word that is no number goes as it is, so the rules name it. */
 export function portsOfText(text: string): unknown[] {
@@ -52,6 +54,9 @@ export function launchRequest(
   }
   if (fields.name) {
     request.name = fields.name;
+  }
+  if (fields.environment) {
+    request.environment = fields.environment;
   }
   const ports = fields.type === 'kernel' ? portsOfText(fields.ports ?? '') : [];
   if (ports.length > 0) {

@@ -49,7 +49,8 @@ function signedText(meta: PodMetadata): string {
     meta.secretHash ?? null,
     meta.name ?? null,
     meta.path ?? null,
-    meta.ports ?? null
+    meta.ports ?? null,
+    meta.environment ?? null
   ]);
 }
 

@@ -157,6 +157,11 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       kind: site.kind,
       description: site.description,
       driver: site.driver,
+      environments: site.environments?.map(({ id, displayName, description }) => ({
+        id,
+        displayName,
+        description
+      })),
       health: this.health.get(site.id) ?? { status: 'unknown' },
       profiles: site.profiles.map(p => {
         const maxWalltime = maxWalltimeOf(site, p);
@@ -192,6 +197,10 @@ export class SessionManager extends EventEmitter<SessionEvents> {
     const profile = site.profiles.find(p => p.id === request.profile)!;
     const walltime = walltimeOf(site, profile, request);
     const account = await this.accountFor(site, caller);
+    // checkLaunch accepted the name; none named: the site's first, if it offers any.
+    const environment = request.environment
+      ? site.environments!.find(e => e.id === request.environment)
+      : site.environments?.[0];
 
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -212,7 +221,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       progress: [`submitting to ${site.displayName}`],
       path: request.path,
       command: request.command,
-      ports: request.ports?.length ? [...request.ports] : undefined
+      ports: request.ports?.length ? [...request.ports] : undefined,
+      environment: environment?.id
     };
     const record: SessionRecord = { session, secretHash, groups: caller.groups, tunnelUp: false };
     this.records.set(id, record);
@@ -230,6 +240,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       command: request.command,
       ports: session.ports,
       account,
+      environment,
       agent: {
         command: this.options.agentCommand(site),
         env: agentEnvironment(
@@ -640,7 +651,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       url: sessionPath(this.options.basePath, id),
       progress: ['re-adopted after a restart of the proxy server'],
       path: meta.path,
-      ports: meta.ports
+      ports: meta.ports,
+      environment: meta.environment
     };
     const record: SessionRecord = {
       session,

@@ -262,3 +262,39 @@ test("buildPod: a site's plugin annotations and extra tolerations reach the pod"
   ]);
   assert.deepEqual(pod.spec!.nodeSelector, hpc.nodeSelector);
 });
+
+test('buildPod: an environment sets the image, runs its setup first and names its Python', () => {
+  const { pod } = buildPod(
+    spec(hpc, {
+      environment: {
+        id: 'torch',
+        displayName: 'PyTorch 2.3',
+        image: 'ghcr.io/example/torch:2.3',
+        setup: 'module load cuda/12.1',
+        python: '/opt/envs/torch/bin/python'
+      },
+      account: { name: 'a.smith', uid: 20001, gid: 20001, home: '/home/a.smith' }
+    })
+  );
+  const container = pod.spec!.containers[0];
+  assert.equal(container.image, 'ghcr.io/example/torch:2.3');
+  assert.deepEqual(container.command!.slice(0, 2), ['/bin/bash', '-c']);
+  assert.match(container.command![2], /^set -e\nmodule load cuda\/12\.1\nset \+e\nexec "\$@"$/);
+  const env = envOf(pod);
+  assert.deepEqual(JSON.parse(env[AGENT_ENV.jupyterCommand]), [
+    '/opt/envs/torch/bin/python',
+    '-m',
+    'jupyter_server'
+  ]);
+  assert.equal(env[AGENT_ENV.python], '/opt/envs/torch/bin/python');
+  assert.equal(pod.metadata!.annotations![ANNOTATIONS.environment], 'torch');
+  assert.equal(readPodMetadata(pod)!.environment, 'torch');
+  // …and the account it runs as, for interLink's plugins.
+  assert.deepEqual(pod.spec!.securityContext, {
+    runAsUser: 20001,
+    runAsGroup: 20001,
+    runAsNonRoot: true
+  });
+  assert.equal(pod.metadata!.annotations![ANNOTATIONS.account], 'a.smith');
+  assert.equal(env.HOME, '/home/a.smith');
+});

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { V1Container, V1EnvVar, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { formatWalltime, isSessionId } from '@jupyterlab-interlink/contract';
+import { AGENT_ENV, formatWalltime, isSessionId } from '@jupyterlab-interlink/contract';
 import {
   ANNOTATIONS,
   LABELS,
@@ -151,6 +151,13 @@ export function buildPod(spec: LaunchSpec): PodBundle {
     ...spec.agent.env,
     [spec.agent.secretFileEnv]: SECRET_FILE
   };
+  const environment = spec.environment;
+  if (environment?.python) {
+    // The environment's Python serves Jupyter (kernels start from it) and runs batch jobs.
+    env[AGENT_ENV.jupyterCommand] = JSON.stringify([environment.python, '-m', 'jupyter_server']);
+    env[AGENT_ENV.python] = environment.python;
+  }
+  if (environment) annotations[ANNOTATIONS.environment] = environment.id;
   if (spec.account) {
     // What a login as that account would see; the driver starts the job as it.
     Object.assign(env, { USER: spec.account.name, LOGNAME: spec.account.name });
@@ -165,8 +172,17 @@ export function buildPod(spec: LaunchSpec): PodBundle {
 
   const container: V1Container = {
     name: AGENT_CONTAINER,
-    image: site.image ?? DEFAULT_IMAGE,
-    command: [...spec.agent.command],
+    image: environment?.image ?? site.image ?? DEFAULT_IMAGE,
+    command: environment?.setup
+      ? // its setup lines first (module load, activate), in the shell the agent then replaces
+        [
+          '/bin/bash',
+          '-c',
+          `set -e\n${environment.setup}\nset +e\nexec "$@"`,
+          'environment',
+          ...spec.agent.command
+        ]
+      : [...spec.agent.command],
     env: envVars,
     resources: { requests: { ...quantities }, limits: { ...quantities } },
     volumeMounts: [{ name: SECRET_VOLUME, mountPath: SECRET_MOUNT, readOnly: true }],
@@ -232,6 +248,7 @@ export interface PodMetadata {
   name?: string;
   path?: string;
   ports?: number[];
+  environment?: string;
 }
 
 export function readPodMetadata(pod: V1Pod): PodMetadata | null {
@@ -259,7 +276,8 @@ export function readPodMetadata(pod: V1Pod): PodMetadata | null {
     secretHash: ann[ANNOTATIONS.secretHash],
     name: ann[ANNOTATIONS.name],
     path: ann[ANNOTATIONS.path],
-    ports: readPorts(ann[ANNOTATIONS.ports])
+    ports: readPorts(ann[ANNOTATIONS.ports]),
+    environment: ann[ANNOTATIONS.environment]
   };
 }
 

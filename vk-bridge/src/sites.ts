@@ -115,6 +115,13 @@ function ruleProblems(
       bad('runAs.command', 'answers for every user: leave template and map out');
     }
   }
+  if (wellFormed('environments')) {
+    const ids = new Set<string>();
+    (site.environments ?? []).forEach((e, i) => {
+      if (ids.has(e.id)) bad(`environments[${i}].id`, `duplicate environment id "${e.id}"`);
+      ids.add(e.id);
+    });
+  }
   if (wellFormed('idle') && site.idle?.warnBefore !== undefined) {
     if (site.idle.warnBefore >= site.idle.limit) {
       bad('idle.warnBefore', `must be shorter than idle.limit (${site.idle.limit} s)`);

@@ -3,6 +3,7 @@
  * The proxy server talks to every backend through this interface only.
  */
 import type { Account } from './accounts.js';
+import type { EnvironmentConfig } from '@jupyterlab-interlink/contract/site-config';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import type { V1ConfigMap, V1Pod, V1Secret } from '@kubernetes/client-node';
@@ -37,6 +38,8 @@ export const ANNOTATIONS = {
   signature: 'interlink.jupyter.org/signature',
   /** The Unix account the job runs as (uid and gid are in the pod's securityContext). */
   account: 'interlink.jupyter.org/account',
+  /** The id of the site environment the session runs in. */
+  environment: 'interlink.jupyter.org/environment',
   slurmFlags: 'slurm-job.vk.io/flags',
   slurmPreExec: 'slurm-job.vk.io/pre-exec'
 } as const;
@@ -72,6 +75,8 @@ export interface LaunchSpec {
   command?: string[];
   /** Web-app ports the session declared (the agent forwards only these). */
   ports?: number[];
+  /** The site environment the session runs in (its image, setup lines, Python). */
+  environment?: EnvironmentConfig;
   /** The Unix account the job runs as (the site's runAs); none: the service's own. */
   account?: Account;
   /**

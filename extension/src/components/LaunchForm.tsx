@@ -37,6 +37,7 @@ export function LaunchForm({
   const [path, setPath] = React.useState('');
   const [name, setName] = React.useState('');
   const [ports, setPorts] = React.useState('');
+  const [environment, setEnvironment] = React.useState(site.environments?.[0]?.id ?? '');
   const [serverError, setServerError] = React.useState<IFieldProblem | null>(null);
   const [submitting, setSubmitting] = React.useState(false);
 
@@ -48,7 +49,8 @@ export function LaunchForm({
     type,
     path,
     name,
-    ports
+    ports,
+    environment
   };
   const request = launchRequest(site, fields);
   const problem = formProblem(site, fields, trans) ?? serverError;
@@ -141,6 +143,25 @@ export function LaunchForm({
         ))}
       </select>
       {fieldError('profile')}
+
+      {site.environments && site.environments.length > 0 && (
+        <>
+          <label htmlFor={`${formId}-environment`}>{trans.__('Environment')}</label>
+          <select
+            className="jp-mod-styled"
+            value={environment}
+            onChange={e => changed(setEnvironment)(e.target.value)}
+            {...fieldProps('environment')}
+          >
+            {site.environments.map(e => (
+              <option key={e.id} value={e.id} title={e.description}>
+                {e.displayName}
+              </option>
+            ))}
+          </select>
+          {fieldError('environment')}
+        </>
+      )}
 
       <label htmlFor={`${formId}-walltime`}>
         {trans.__('Walltime')}

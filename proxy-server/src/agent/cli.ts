@@ -151,6 +151,7 @@ async function main(): Promise<number> {
       notebookDir: config.notebookDir,
       env: serverEnv(process.env),
       avoidPorts: config.ports,
+      kernelPython: process.env[AGENT_ENV.python],
       onOutput: line => process.stdout.write(`jupyter: ${line}\n`)
     });
     running.jupyter = server;

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { constants as osConstants, tmpdir } from 'node:os';
@@ -52,6 +52,11 @@ export interface JupyterOptions {
   tcp?: boolean;
   /** Ports the session declared for its own apps: the server never takes one of them. */
   avoidPorts?: readonly number[];
+  /**
+   * The Python that kernels run in (the session's environment). Its own `python3` kernel spec
+   * goes first on JUPYTER_PATH, so a system-wide spec naming another Python cannot win.
+   */
+  kernelPython?: string;
 }
 
 /** Where the server listens: a Unix socket (jupyter_server 2.x) or loopback TCP (1.x). */
@@ -132,6 +137,23 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
           '--ServerApp.port_retries=0'
         ];
 
+  const env: NodeJS.ProcessEnv = { ...(options.env ?? process.env) };
+  if (options.kernelPython) {
+    const data = path.join(configDir, 'data');
+    const spec = path.join(data, 'kernels', 'python3');
+    mkdirSync(spec, { recursive: true });
+    writeFileSync(
+      path.join(spec, 'kernel.json'),
+      JSON.stringify({
+        argv: [options.kernelPython, '-m', 'ipykernel_launcher', '-f', '{connection_file}'],
+        display_name: 'Python 3 (ipykernel)',
+        language: 'python',
+        metadata: { debugger: true }
+      })
+    );
+    env.JUPYTER_PATH = [data, env.JUPYTER_PATH].filter(Boolean).join(path.delimiter);
+  }
+
   const [cmd, ...args] = options.command;
   const child = spawn(
     cmd,
@@ -146,7 +168,7 @@ export async function startJupyter(options: JupyterOptions): Promise<JupyterServ
     ],
     {
       // The token goes in the environment, not argv: argv is visible to every user of the node.
-      env: { ...(options.env ?? process.env), JUPYTER_TOKEN: token },
+      env: { ...env, JUPYTER_TOKEN: token },
       cwd: options.notebookDir,
       stdio: ['ignore', 'pipe', 'pipe'],
       // Own process group, so stopping reaches the server and anything it spawned in its group.
