@@ -56,6 +56,8 @@ export const server = {
   cwd: repoRoot,
   env: {
     ...(env as Record<string, string>),
-    INTERLINK_SITES: join(repoRoot, 'ui-tests', slurm ? 'sites-slurm.yaml' : 'sites.yaml')
+    INTERLINK_SITES: join(repoRoot, 'ui-tests', slurm ? 'sites-slurm.yaml' : 'sites.yaml'),
+    // Jobs find a stand-in nvidia-smi first (ui-tests/bin): the usage line shows a GPU.
+    PATH: `${join(repoRoot, 'ui-tests', 'bin')}:${env.PATH}`
   }
 };

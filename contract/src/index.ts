@@ -228,6 +228,8 @@ export type ErrorBody = Static<typeof ErrorBody>;
 export type ServerEvent =
   | { type: 'session'; session: Session }
   | { type: 'session-removed'; id: string }
+  /** A ready kernel session's node, sampled by its agent while its owner's browser listens. */
+  | { type: 'usage'; id: string; usage: NodeUsage }
   | { type: 'sites'; sites: Site[] };
 
 /**
@@ -290,3 +292,5 @@ export function parseWalltime(text: string): number {
 export * from './session-id.js';
 export * from './agent-env.js';
 export * from './ports.js';
+export * from './usage.js';
+import type { NodeUsage } from './usage.js';

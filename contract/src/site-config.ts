@@ -240,6 +240,18 @@ export const SiteConfig = Type.Object({
   environments: Type.Optional(
     Type.Array(EnvironmentConfig, { minItems: 1, invalid: 'must be a non-empty list' })
   ),
+  /**
+   * How users see their allocation: a command of the admin's (argv, `{username}` filled in) whose
+   * first line of output is shown beside the month's GPU-hours and core-hours, e.g. `saldo -b`.
+   */
+  budget: Type.Optional(
+    Mapping({
+      command: Type.Array(Type.String(), {
+        minItems: 1,
+        invalid: 'must be a non-empty list of strings (the argv; {username} is filled in)'
+      })
+    })
+  ),
   /** Per-user limit of live sessions on this site. */
   maxSessionsPerUser: Type.Optional(Type.Number()),
   profiles: Type.Array(ProfileConfig, {

@@ -4,7 +4,8 @@ import type {
   CreateSessionRequest,
   ErrorBody,
   Session,
-  Site
+  Site,
+  UsageSummary
 } from '@jupyterlab-interlink/contract';
 
 /** The proxy server's base path, relative to the origin, ending in `/`. */
@@ -104,6 +105,11 @@ export class InterlinkApi {
 
   async stop(id: string): Promise<void> {
     await this.request(`api/sessions/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  }
+
+  /** The caller's usage this month, per site. */
+  async usage(): Promise<UsageSummary> {
+    return (await this.request('api/usage')).json();
   }
 
   /** "Keep running": resets an idle kernel session's clock on a site with an idle limit. */

@@ -2,6 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Profile, Session, Site } from '@jupyterlab-interlink/contract';
 import {
+  monthLine,
+  usageLine,
   agentLabel,
   takeoverWords,
   exitWords,
@@ -155,5 +157,31 @@ describe('takeovers', () => {
     assert.match(words, /^Another agent took over the connection of Leonardo · 1×A100 at /);
     assert.match(words, /99@laptop \(192\.0\.2\.1\), before it 1234@lrdn0007 \(10\.0\.0\.5\)/);
     assert.match(words, /stop the session/);
+  });
+});
+
+describe('usage', () => {
+  it('says what a node uses now, GPUs included', () => {
+    const usage = {
+      at: 'x',
+      cpu: { percent: 12.4, cores: 64 },
+      memory: { usedBytes: 3.1 * 1024 ** 3, totalBytes: 16 * 1024 ** 3 },
+      gpus: [
+        { index: 0, name: 'A100', utilization: 37, memoryUsedMiB: 1024, memoryTotalMiB: 40960 }
+      ]
+    };
+    assert.equal(
+      usageLine(usage, english),
+      'CPU 12% of 64 cores · memory 3.1 / 16.0 GiB · GPU 0 37%, 1.0 / 40.0 GiB'
+    );
+  });
+  it('says what a user used on a site this month, and their budget', () => {
+    assert.equal(
+      monthLine(
+        { site: 's', gpuHours: 12.46, coreHours: 100, budget: '1234 of 5000 left' },
+        english
+      ),
+      'This month: 12.5 GPU-hours · 100.0 core-hours · 1234 of 5000 left'
+    );
   });
 });

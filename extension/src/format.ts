@@ -1,4 +1,6 @@
 import {
+  type NodeUsage,
+  type SiteUsage,
   type AgentInfo,
   type AgentTakeover,
   formatWalltime,
@@ -173,4 +175,37 @@ export function takeoverWords(
     agentLabel(takeover.current),
     agentLabel(takeover.previous)
   );
+}
+
+const GiB = 1024 ** 3;
+const gib = (bytes: number) => (bytes / GiB).toFixed(1);
+
+/** "CPU 12% of 64 cores · memory 3.1 / 16.0 GiB · GPU 0 37%, 1.0 / 40.0 GiB": a node, now. */
+export function usageLine(usage: NodeUsage, trans: TranslationBundle): string {
+  const parts = [
+    trans.__('CPU %1% of %2 cores', Math.round(usage.cpu.percent), usage.cpu.cores),
+    trans.__('memory %1 / %2 GiB', gib(usage.memory.usedBytes), gib(usage.memory.totalBytes))
+  ];
+  for (const gpu of usage.gpus ?? []) {
+    parts.push(
+      trans.__(
+        'GPU %1 %2%, %3 / %4 GiB',
+        gpu.index,
+        Math.round(gpu.utilization),
+        (gpu.memoryUsedMiB / 1024).toFixed(1),
+        (gpu.memoryTotalMiB / 1024).toFixed(1)
+      )
+    );
+  }
+  return parts.join(' · ');
+}
+
+/** "This month: 12.5 GPU-hours · 100.0 core-hours": a user's share of a site, and its budget. */
+export function monthLine(usage: SiteUsage, trans: TranslationBundle): string {
+  const line = trans.__(
+    'This month: %1 GPU-hours · %2 core-hours',
+    usage.gpuHours.toFixed(1),
+    usage.coreHours.toFixed(1)
+  );
+  return usage.budget ? `${line} · ${usage.budget}` : line;
 }

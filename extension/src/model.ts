@@ -1,4 +1,10 @@
-import type { CreateSessionRequest, Session, Site } from '@jupyterlab-interlink/contract';
+import type {
+  CreateSessionRequest,
+  NodeUsage,
+  Session,
+  Site,
+  UsageSummary
+} from '@jupyterlab-interlink/contract';
 import { ServerConnection } from '@jupyterlab/services';
 import { PromiseDelegate, Token } from '@lumino/coreutils';
 import { IDisposable } from '@lumino/disposable';
@@ -33,6 +39,10 @@ export interface IInterlink {
   readonly sessionRemoved: ISignal<IInterlink, Session>;
   session(id: string): Session | undefined;
   site(id: string): Site | undefined;
+  /** The latest figures of a ready kernel session's node, pushed while this page listens. */
+  usage(id: string): NodeUsage | undefined;
+  /** The caller's GPU-hours and core-hours this month, per site, and their budgets. */
+  readonly monthUsage: UsageSummary | null;
   launch(request: CreateSessionRequest): Promise<Session>;
   stop(id: string): Promise<void>;
   /** Keeps an idle kernel session running (its site's idle limit starts again). */
@@ -50,6 +60,7 @@ export class InterlinkModel implements IInterlink, IDisposable {
     this.api = new InterlinkApi(serverSettings);
     void this.refreshSites();
     void this._initialSessions();
+    void this._refreshMonth();
     void this._follow();
     // The app must not wait long for a proxy server that is absent.
     setTimeout(() => this._ready.resolve(), 4000);
@@ -162,6 +173,10 @@ export class InterlinkModel implements IInterlink, IDisposable {
           }
           if (event === 'session') {
             this._apply(this._sessions.upsert(payload as Session));
+          } else if (event === 'usage') {
+            const { id, usage } = payload as { id: string; usage: NodeUsage };
+            this._usage.set(id, usage);
+            this._changed.emit();
           } else if (event === 'session-removed') {
             this._apply(this._sessions.remove((payload as { id: string }).id));
           } else if (event === 'sites') {
@@ -196,7 +211,28 @@ export class InterlinkModel implements IInterlink, IDisposable {
     }
   }
 
+  usage(id: string): NodeUsage | undefined {
+    return this.session(id)?.state === 'ready' ? this._usage.get(id) : undefined;
+  }
+
+  get monthUsage(): UsageSummary | null {
+    return this._monthUsage;
+  }
+
+  /** The month's figures move when a session starts or ends: asked again then, not polled. */
+  private async _refreshMonth(): Promise<void> {
+    try {
+      this._monthUsage = await this.api.usage();
+      this._changed.emit();
+    } catch {
+      // an older server, or away: the site cards leave the line out
+    }
+  }
+
   private _apply(changes: SessionListChange[]): void {
+    if (changes.some(c => c.kind === 'changed' && c.previous?.state !== c.session.state)) {
+      void this._refreshMonth();
+    }
     for (const change of changes) {
       if (change.kind === 'changed') {
         this._sessionChanged.emit({ session: change.session, previous: change.previous });
@@ -211,6 +247,8 @@ export class InterlinkModel implements IInterlink, IDisposable {
   private _sitesError: string | null = null;
   private _sitesLoaded = false;
   private _sessions = new SessionList();
+  private _usage = new Map<string, NodeUsage>();
+  private _monthUsage: UsageSummary | null = null;
   private _streamStatus: StreamStatus = 'connecting';
   private _ready = new PromiseDelegate<void>();
   private _abort = new AbortController();

@@ -14,6 +14,7 @@ import {
   type Driver,
   type SiteConfig
 } from '@jupyterlab-interlink/vk-bridge';
+import { isFinalState } from '@jupyterlab-interlink/contract';
 import type { Authenticator } from './auth.js';
 import { createHostPolicy, hostOptionsFromEnvironment, type HostOptions } from './hosts.js';
 import { createLogger, type Logger } from './logging.js';
@@ -22,6 +23,9 @@ import { loadAdoptionKey } from './adoption-key.js';
 import { createProxyHttpServer } from './server.js';
 import { SessionManager } from './sessions.js';
 import { TunnelEndpoint } from './tunnel/endpoint.js';
+import { USAGE_PATH } from './tunnel/protocol.js';
+import { UsageWatch } from './usage-watch.js';
+import { BoundedSet } from './bounded-set.js';
 
 export { TokenAuthenticator, type Authenticator, type Caller } from './auth.js';
 export { SessionManager, ApiError } from './sessions.js';
@@ -48,6 +52,8 @@ export interface StartOptions {
    */
   stateDir?: string;
   allowedOrigins?: string[];
+  /** How often the agents of watched sessions are asked for their node's usage (default 5 s). */
+  usageIntervalMs?: number;
   /** How often kernel sessions on sites with an idle limit are checked (default 30 s). */
   idleCheckMs?: number;
   /** Host names this server answers to besides loopback (DNS rebinding); default from the environment. */
@@ -116,6 +122,20 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
     logger,
     registry: metrics.registry
   });
+  const usage = new UsageWatch({
+    sites: options.sites,
+    stateDir,
+    sessionsOf: owner => sessions.list(owner),
+    ask: id => tunnels.getJson(id, USAGE_PATH),
+    intervalMs: options.usageIntervalMs
+  });
+  // Each ended session's share of the month, once.
+  const recorded = new BoundedSet<string>(10_000);
+  sessions.on('changed', session => {
+    if (!isFinalState(session.state) || recorded.has(session.id)) return;
+    recorded.add(session.id);
+    usage.ended(session).catch(err => logger.warn({ err }, 'usage record not written'));
+  });
   const hostOptions = options.hosts ?? hostOptionsFromEnvironment();
   const wildcard = host === '0.0.0.0' || host === '::' || host === '';
   const trustedRemoteUi = new Set(
@@ -123,6 +143,7 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
   );
   const server = createProxyHttpServer({
     basePath,
+    usage,
     auth: options.auth,
     sessions,
     tunnels,
@@ -171,6 +192,7 @@ export async function startProxyServer(options: StartOptions): Promise<RunningPr
       // for them forever, so they are closed (1001, agents redial) before waiting on it.
       const closed = new Promise<void>(resolve => server.close(() => resolve()));
       server.closeAllConnections?.();
+      usage.close();
       await tunnels.close();
       await closed;
       await sessions.close();

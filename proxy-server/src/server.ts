@@ -12,7 +12,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createProxyServer } from 'http-proxy-3';
-import { SESSION_ID_SOURCE, type ServerEvent, type Session } from '@jupyterlab-interlink/contract';
+import {
+  SESSION_ID_SOURCE,
+  type NodeUsage,
+  type ServerEvent,
+  type Session
+} from '@jupyterlab-interlink/contract';
 import type { Authenticator, Caller } from './auth.js';
 import { sendJson } from './json-reply.js';
 import { ApiError, type SessionManager } from './sessions.js';
@@ -24,6 +29,7 @@ import { QUERY_TOKEN_REFUSED, queryTokenAccepted } from './query-token.js';
 import { guardRemoteResponse, isServiceWorkerScript } from './response-policy.js';
 import { routeName } from './route-names.js';
 import { portRedirect, portRefusal } from './ports-route.js';
+import type { UsageWatch } from './usage-watch.js';
 
 export interface ProxyServerOptions {
   basePath: string;
@@ -40,6 +46,8 @@ export interface ProxyServerOptions {
   hosts?: HostPolicy;
   /** Sites whose remote server's own UI runs unsandboxed (response-policy.ts). */
   trustedRemoteUi?: (siteId: string) => boolean;
+  /** Usage pushed to watching owners and summed per month (index.ts makes it). */
+  usage?: UsageWatch;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -161,6 +169,9 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       }
     }
     if (route === '/events' && method === 'GET') return events(caller, req, res);
+    if (route === '/usage' && method === 'GET' && options.usage) {
+      return sendJson(res, 200, await options.usage.summary(caller.name));
+    }
     if ((m = /^\/sessions\/([^/]+)$/.exec(route))) {
       if (method === 'GET') return sendJson(res, 200, sessions.get(caller, m[1]));
       if (method === 'DELETE') return sendJson(res, 200, await sessions.stop(caller, m[1]));
@@ -210,7 +221,9 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
           ? event.session
           : event.type === 'sites'
             ? event.sites
-            : { id: event.id };
+            : event.type === 'usage'
+              ? { id: event.id, usage: event.usage }
+              : { id: event.id };
       res.write(`event: ${event.type}\ndata: ${JSON.stringify(data)}\n\n`);
     };
     send({ type: 'sites', sites: sessions.listSites() });
@@ -222,6 +235,12 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       if (owner === caller.name) send({ type: 'session-removed', id });
     };
     const onHealth = () => send({ type: 'sites', sites: sessions.listSites() });
+    // Its agents are asked while someone of this user listens, and only then.
+    const unwatch = options.usage?.watch(caller.name);
+    const onUsage = (owner: string, id: string, usage: NodeUsage) => {
+      if (owner === caller.name) send({ type: 'usage', id, usage });
+    };
+    options.usage?.on('usage', onUsage);
     sessions.on('changed', onChanged);
     sessions.on('removed', onRemoved);
     sessions.on('health', onHealth);
@@ -231,6 +250,8 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
       sessions.off('changed', onChanged);
       sessions.off('removed', onRemoved);
       sessions.off('health', onHealth);
+      unwatch?.();
+      options.usage?.off('usage', onUsage);
     });
   }
 

@@ -8,7 +8,8 @@ import {
   queueWords,
   stateLabel,
   takeoverWords,
-  timeLine
+  timeLine,
+  usageLine
 } from '../format';
 import { IInterlink } from '../model';
 import { IPanelActions } from './actions';
@@ -63,6 +64,11 @@ export function SessionCard({
         {session.type === 'job' && session.path && <span>{session.path}</span>}
         <span data-testid="interlink-session-time">{timeLine(session, now, trans)}</span>
       </div>
+      {session.state === 'ready' && interlink.usage(session.id) && (
+        <div className="jp-InterlinkSession-usage" data-testid="interlink-session-usage">
+          {usageLine(interlink.usage(session.id)!, trans)}
+        </div>
+      )}
       {!final && session.agent && (
         <div className="jp-InterlinkSession-agent" data-testid="interlink-session-agent">
           {trans.__('Agent: %1', agentLabel(session.agent))}

@@ -1,12 +1,19 @@
-import { formatWalltime, type Profile, type Site } from '@jupyterlab-interlink/contract';
+import {
+  formatWalltime,
+  type Profile,
+  type Site,
+  type SiteUsage
+} from '@jupyterlab-interlink/contract';
 import { TranslationBundle } from '@jupyterlab/translation';
 import * as React from 'react';
-import { healthLabel, kindLabel, resourcesLabel } from '../format';
+import { healthLabel, kindLabel, monthLine, resourcesLabel } from '../format';
 import { IPanelActions } from './actions';
 import { LaunchForm } from './LaunchForm';
 
 export interface ISiteProps {
   site: Site;
+  /** What the caller used on this site this month, when the server says. */
+  month?: SiteUsage;
   trans: TranslationBundle;
   actions: IPanelActions;
   formProfile: string | null;
@@ -62,6 +69,12 @@ export function SiteCard(props: ISiteProps): React.ReactElement {
           )}
         </div>
       )}
+      {props.month &&
+        (props.month.gpuHours > 0 || props.month.coreHours > 0 || props.month.budget) && (
+          <div className="jp-InterlinkSite-month" data-testid={`interlink-month-${site.id}`}>
+            {monthLine(props.month, trans)}
+          </div>
+        )}
       <ul
         className="jp-InterlinkProfiles"
         aria-label={trans.__('Profiles of %1', site.displayName)}

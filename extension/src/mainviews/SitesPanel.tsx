@@ -70,6 +70,7 @@ function PanelView({ interlink, actions, trans }: ISitesPanelOptions): React.Rea
           <SiteCard
             key={site.id}
             site={site}
+            month={interlink.monthUsage?.sites.find(u => u.site === site.id)}
             trans={trans}
             actions={actions}
             formProfile={formFor?.site === site.id ? formFor.profile : null}

@@ -15,6 +15,7 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   MAX_SESSION_MEMORY_MB,
   SESSION_HEADER,
+  USAGE_PATH,
   AGENT_HEADER,
   agentHeaderValue,
   STREAM_WINDOW_BYTES,
@@ -32,6 +33,7 @@ import {
 import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 import { tunnelUrlProblem } from './tunnel-url.js';
 import { LocalForwarder, type ForwardTarget } from './forward.js';
+import { UsageSampler } from './usage.js';
 
 export type { ForwardTarget } from './forward.js';
 
@@ -98,6 +100,7 @@ export class TunnelAgent extends EventEmitter<{
   ended: [reason: EndReason, detail: string];
 }> {
   private readonly forwarder: LocalForwarder;
+  private readonly usage = new UsageSampler();
   private readonly log: (line: string) => void;
   private link: TunnelLink | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -179,6 +182,23 @@ export class TunnelAgent extends EventEmitter<{
     else this.dialWebSocket(target, socket, true);
   }
 
+  /** The node's usage, for the proxy only (see USAGE_PATH). */
+  private async serveUsage(stream: http2.ServerHttp2Stream): Promise<void> {
+    stream.on('error', () => {});
+    try {
+      const body = JSON.stringify(await this.usage.sample());
+      if (!stream.closed) {
+        stream.respond({ ':status': 200, 'content-type': 'application/json' });
+        stream.end(body);
+      }
+    } catch (err) {
+      if (!stream.closed) {
+        stream.respond({ ':status': 500 });
+        stream.end((err as Error).message);
+      }
+    }
+  }
+
   private credentials(): Record<string, string> {
     const { sessionId, secret } = this.options;
     return {
@@ -204,7 +224,13 @@ export class TunnelAgent extends EventEmitter<{
     this.servers.add(session);
     session.on('close', () => this.servers.delete(session));
     session.on('error', () => {});
-    session.on('stream', (stream, headers) => this.forwarder.handle(stream, headers));
+    session.on('stream', (stream, headers) => {
+      if (headers[':path'] === USAGE_PATH && headers[':method'] === 'GET') {
+        void this.serveUsage(stream);
+      } else {
+        this.forwarder.handle(stream, headers);
+      }
+    });
     try {
       session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
     } catch {

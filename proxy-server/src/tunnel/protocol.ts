@@ -41,6 +41,12 @@ export function parseGoawayData(
 
 export const SESSION_HEADER = 'x-interlink-session';
 
+/**
+ * The agent's own route, answered by the agent (NodeUsage), never forwarded: outside every
+ * session's base URL, so no browser request through the proxy can ask it.
+ */
+export const USAGE_PATH = '/.interlink/usage';
+
 /** Which agent dials: `<pid>@<host name>`, as the job sees itself; shown to the session's owner. */
 export const AGENT_HEADER = 'x-interlink-agent';
 
