@@ -3,7 +3,7 @@
  * useradd (CI runs as root on a fresh machine), and commands run as them with setpriv.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,16 +47,26 @@ export function runAs(
 }
 
 /**
- * The shipped agent (one self-contained file of the wheel's build) copied where every account can
- * read it: the checkout itself may sit in a folder only root may enter.
+ * The shipped agent (the self-contained bundle of the wheel installed in the project's
+ * virtualenv, as users get it) copied where every account can read it: the checkout itself may
+ * sit in a folder only root may enter.
  */
 export function sharedAgentCommand(): string[] {
-  const bundle = fileURLToPath(
-    new URL('../../../jupyterlab_interlink/node/agent/cli.js', import.meta.url)
-  );
+  const repo = fileURLToPath(new URL('../../../', import.meta.url));
+  const venv = process.env.INTERLINK_VENV ?? join(repo, '.venv');
+  const lib = join(venv, 'lib');
+  const python = readdirSync(lib).find(name => name.startsWith('python'));
+  const bundle = python
+    ? join(lib, python, 'site-packages', 'jupyterlab_interlink', 'node', 'agent', 'cli.js')
+    : '';
+  if (!existsSync(bundle)) {
+    throw new Error(
+      `no agent bundle in ${venv}: run scripts/python-env.sh (scripts/build.sh does)`
+    );
+  }
   const dir = mkdtempSync(join(tmpdir(), 'interlink-agent-'));
   chmodSync(dir, 0o755);
-  copyFileSync(bundle, join(dir, 'agent.js'));
-  chmodSync(join(dir, 'agent.js'), 0o644);
-  return [process.execPath, join(dir, 'agent.js')];
+  copyFileSync(bundle, join(dir, 'agent.mjs'));
+  chmodSync(join(dir, 'agent.mjs'), 0o644);
+  return [process.execPath, join(dir, 'agent.mjs')];
 }
