@@ -31,7 +31,9 @@ export const CommandIds = {
   runHere: 'interlink:run-in-notebook',
   runAsJob: 'interlink:run-as-job',
   stopSession: 'interlink:stop-session',
-  showLogs: 'interlink:show-logs'
+  showLogs: 'interlink:show-logs',
+  openFiles: 'interlink:open-files',
+  openWebApp: 'interlink:open-web-app'
 } as const;
 
 export interface ICommandsOptions {

@@ -7,6 +7,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandIds, registerCommands } from './commands';
 import { registerWebApps } from './webapps';
+import { remoteFilesPlugin } from './remotefiles';
 import { sitesIcon } from './icons';
 import { resultPath } from './jobfiles';
 import { SitesPanel } from './mainviews/SitesPanel';
@@ -126,4 +127,4 @@ const uiPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default [...servicePlugins, uiPlugin];
+export default [...servicePlugins, uiPlugin, remoteFilesPlugin];

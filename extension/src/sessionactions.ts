@@ -2,6 +2,7 @@
  * What a user does with remote sessions, from the panel, the commands and the toasts: launch one,
  * stop one, pick a site and profile, run a notebook on a remote kernel or a file as a job.
  */
+import { CommandIds } from './commands';
 import {
   isFinalState,
   type CreateSessionRequest,
@@ -69,6 +70,10 @@ export class SessionActions implements IPanelActions {
 
   openLogs(session: Session): void {
     this._options.openLogs(session);
+  }
+
+  openFiles(session: Session): void {
+    void this._options.app.commands.execute(CommandIds.openFiles, { sessionId: session.id });
   }
 
   canUse(session: Session): boolean {

@@ -9,10 +9,9 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { launchIcon } from '@jupyterlab/ui-components';
 import { IDisposable } from '@lumino/disposable';
+import { CommandIds } from './commands';
 import { placeLabel } from './format';
 import { IInterlink } from './model';
-
-export const OPEN_WEB_APP = 'interlink:open-web-app';
 
 /** The ready sessions' declared ports, in a stable order. */
 export function webApps(sessions: readonly Session[]): { session: Session; port: number }[] {
@@ -29,7 +28,7 @@ export function registerWebApps(
 ): void {
   const sessionOf = (args: { sessionId?: unknown }) =>
     interlink.session(String(args.sessionId ?? ''));
-  app.commands.addCommand(OPEN_WEB_APP, {
+  app.commands.addCommand(CommandIds.openWebApp, {
     label: args => {
       const session = sessionOf(args);
       const place = session ? placeLabel(interlink.site(session.site), session) : '';
@@ -68,7 +67,7 @@ export function registerWebApps(
     items.forEach(item => item.dispose());
     items = apps.map(({ session, port }, rank) =>
       launcher.add({
-        command: OPEN_WEB_APP,
+        command: CommandIds.openWebApp,
         args: { sessionId: session.id, port },
         category,
         rank

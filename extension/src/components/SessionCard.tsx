@@ -168,6 +168,16 @@ export function SessionCard({
             {trans.__('Use in notebook')}
           </button>
         )}
+        {session.type === 'kernel' && actions.canUse(session) && (
+          <button
+            className="jp-InterlinkButton"
+            data-testid="interlink-files"
+            title={trans.__("This session's own files, on its remote side")}
+            onClick={() => actions.openFiles(session)}
+          >
+            {trans.__('Files')}
+          </button>
+        )}
         <button
           className="jp-InterlinkButton"
           data-testid="interlink-logs"
