@@ -9,9 +9,9 @@ import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application'
 import { FileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { Drive } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
-import { folderIcon } from '@jupyterlab/ui-components';
 import { CommandIds } from './commands';
 import { placeLabel } from './format';
+import { remoteFilesIcon } from './icons';
 import { IInterlink } from './model';
 import { RemoteBackends } from './remote';
 import { IRemoteKernels } from './services';
@@ -68,7 +68,7 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
     app.commands.addCommand(CommandIds.openFiles, {
       label: trans.__('Open Remote Files'),
       caption: trans.__("A file browser on this session's own files, on its remote side"),
-      icon: folderIcon,
+      icon: remoteFilesIcon,
       describedBy: {
         args: {
           type: 'object',
@@ -93,7 +93,7 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
           driveName: drive,
           restore: false
         });
-        browser.title.icon = folderIcon;
+        browser.title.icon = remoteFilesIcon;
         browser.title.caption = trans.__(
           'Files of the session on %1',
           placeLabel(interlink.site(session.site), session)
