@@ -33,6 +33,8 @@ export const CommandIds = {
   stopSession: 'interlink:stop-session',
   showLogs: 'interlink:show-logs',
   openFiles: 'interlink:open-files',
+  copyToRemote: 'interlink:copy-to-remote',
+  copyToLocal: 'interlink:copy-to-local',
   openWebApp: 'interlink:open-web-app'
 } as const;
 

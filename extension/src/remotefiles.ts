@@ -6,10 +6,13 @@
  * a path there reads `<drive>:<path>`.
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { FileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
-import { Drive } from '@jupyterlab/services';
+import { FileBrowser, IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import { Notification, InputDialog } from '@jupyterlab/apputils';
+import { PathExt, URLExt } from '@jupyterlab/coreutils';
+import { Drive, ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandIds } from './commands';
+import { copyFile, type CopySource, type CopyTarget } from './filecopy';
 import { placeLabel } from './format';
 import { remoteFilesIcon } from './icons';
 import { IInterlink } from './model';
@@ -21,18 +24,96 @@ export function driveName(sessionId: string): string {
   return `interlink-${sessionId}`;
 }
 
+/** A file on a Jupyter server, read by byte ranges of its `files/` URL. */
+function serverSource(settings: ServerConnection.ISettings, path: string): CopySource {
+  return {
+    size: async () => (await stat(settings, path))!,
+    read: async (start, end) => {
+      if (end <= start) {
+        return new Uint8Array();
+      }
+      const url = URLExt.join(settings.baseUrl, 'files', URLExt.encodeParts(path));
+      const response = await ServerConnection.makeRequest(
+        url,
+        { headers: { Range: `bytes=${start}-${end - 1}` }, cache: 'no-store' },
+        settings
+      );
+      if (response.status !== 206 && response.status !== 200) {
+        throw new Error(`reading ${path}: HTTP ${response.status}`);
+      }
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      // A server that ignores Range answers the whole file.
+      return response.status === 200 ? bytes.slice(start, end) : bytes;
+    }
+  };
+}
+
+/** A file on a Jupyter server, written in chunks through its contents API. */
+function serverTarget(settings: ServerConnection.ISettings, path: string): CopyTarget {
+  return {
+    size: () => stat(settings, path),
+    write: async (data, chunk) => {
+      const url = URLExt.join(settings.baseUrl, 'api/contents', URLExt.encodeParts(path));
+      const response = await ServerConnection.makeRequest(
+        url,
+        {
+          method: 'PUT',
+          body: JSON.stringify({
+            type: 'file',
+            format: 'base64',
+            name: PathExt.basename(path),
+            path,
+            content: base64(data),
+            chunk
+          })
+        },
+        settings
+      );
+      if (!response.ok) {
+        throw new Error(`writing ${path}: HTTP ${response.status}`);
+      }
+    }
+  };
+}
+
+/** A file's size on a server, or undefined when it has none there. */
+async function stat(
+  settings: ServerConnection.ISettings,
+  path: string
+): Promise<number | undefined> {
+  const url =
+    URLExt.join(settings.baseUrl, 'api/contents', URLExt.encodeParts(path)) + '?content=0';
+  const response = await ServerConnection.makeRequest(url, { cache: 'no-store' }, settings);
+  if (response.status === 404) {
+    return undefined;
+  }
+  if (!response.ok) {
+    throw new Error(`${path}: HTTP ${response.status}`);
+  }
+  return ((await response.json()) as { size?: number }).size ?? 0;
+}
+
+function base64(data: Uint8Array): string {
+  let text = '';
+  for (let i = 0; i < data.length; i += 0x8000) {
+    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
 export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
   id: '@jupyterlab-interlink/extension:remote-files',
   description: "A file browser on each ready kernel session's own files.",
   autoStart: true,
   requires: [IInterlink, IRemoteKernels, IFileBrowserFactory],
-  optional: [ITranslator],
+  optional: [ITranslator, IDefaultFileBrowser],
   activate: (
     app: JupyterFrontEnd,
     interlink: IInterlink,
     backends: RemoteBackends,
     factory: IFileBrowserFactory,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    files: IDefaultFileBrowser | null
   ) => {
     const trans = (translator ?? nullTranslator).load('jupyterlab_interlink');
     const drives = new Set<string>();
@@ -105,5 +186,132 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
         app.shell.activateById(browser.id);
       }
     });
+
+    /** Copies with a notification that shows how far it got, and what went wrong if it did. */
+    const copyWithProgress = async (
+      from: { settings: ServerConnection.ISettings; path: string },
+      to: { settings: ServerConnection.ISettings; path: string },
+      where: string
+    ): Promise<void> => {
+      const name = PathExt.basename(from.path);
+      const id = Notification.emit(trans.__('Copying %1 to %2…', name, where), 'in-progress', {
+        autoClose: false,
+        progress: 0
+      });
+      try {
+        await copyFile(serverSource(from.settings, from.path), serverTarget(to.settings, to.path), {
+          onProgress: (copied, total) =>
+            Notification.update({
+              id,
+              message: trans.__(
+                'Copying %1 to %2: %3 of %4 MiB',
+                name,
+                where,
+                (copied / 2 ** 20).toFixed(1),
+                (total / 2 ** 20).toFixed(1)
+              ),
+              progress: total ? copied / total : 1
+            })
+        });
+        Notification.update({
+          id,
+          type: 'success',
+          message: trans.__('Copied %1 to %2', name, where),
+          autoClose: 5000,
+          progress: 1
+        });
+      } catch (err) {
+        Notification.update({
+          id,
+          type: 'error',
+          message: trans.__('Copying %1 to %2 failed: %3', name, where, (err as Error).message),
+          autoClose: false
+        });
+      }
+    };
+
+    /** The file selected in the file browser that has the focus, and that browser's drive. */
+    const selected = (): { path: string; drive: string } | null => {
+      const browser = factory.tracker.currentWidget;
+      const item = browser?.selectedItems().next();
+      if (!browser || !item || item.done || item.value.type === 'directory') {
+        return null;
+      }
+      const [drive, path] = item.value.path.includes(':')
+        ? item.value.path.split(/:(.*)/s)
+        : ['', item.value.path];
+      return { path, drive };
+    };
+    const isRemote = (drive: string) => drive.startsWith(driveName(''));
+
+    app.commands.addCommand(CommandIds.copyToRemote, {
+      label: trans.__('Copy to a Remote Session…'),
+      caption: trans.__('Copy this file to the files of a ready remote kernel session'),
+      isVisible: () => !!selected() && !isRemote(selected()!.drive) && backends.all().length > 0,
+      execute: async args => {
+        const file = selected();
+        let sessionId = args.sessionId ? String(args.sessionId) : '';
+        const ready = backends.all();
+        if (!file || !ready.length) {
+          return;
+        }
+        if (!sessionId) {
+          const labels = ready.map(b => {
+            const s = interlink.session(b.sessionId);
+            return s ? placeLabel(interlink.site(s.site), s) : b.sessionId;
+          });
+          if (ready.length === 1) {
+            sessionId = ready[0].sessionId;
+          } else {
+            const pick = await InputDialog.getItem({
+              title: trans.__('Copy to which session?'),
+              items: labels
+            });
+            if (!pick.button.accept || pick.value === null) {
+              return;
+            }
+            sessionId = ready[labels.indexOf(pick.value)].sessionId;
+          }
+        }
+        const backend = backends.get(sessionId);
+        const session = interlink.session(sessionId);
+        if (!backend || !session) {
+          return;
+        }
+        await copyWithProgress(
+          { settings: app.serviceManager.serverSettings, path: file.path },
+          { settings: backend.serverSettings, path: PathExt.basename(file.path) },
+          placeLabel(interlink.site(session.site), session)
+        );
+        browsers.get(sessionId)?.model.refresh();
+      }
+    });
+
+    app.commands.addCommand(CommandIds.copyToLocal, {
+      label: trans.__("Copy to JupyterLab's Files"),
+      caption: trans.__("Copy this remote file into the folder open in JupyterLab's file browser"),
+      isVisible: () => !!selected() && isRemote(selected()!.drive),
+      execute: async () => {
+        const file = selected();
+        const sessionId = file?.drive.slice(driveName('').length) ?? '';
+        const backend = backends.get(sessionId);
+        if (!file || !backend) {
+          return;
+        }
+        const here = files?.model.path ?? '';
+        await copyWithProgress(
+          { settings: backend.serverSettings, path: file.path },
+          {
+            settings: app.serviceManager.serverSettings,
+            path: PathExt.join(here, PathExt.basename(file.path))
+          },
+          here ? here : trans.__("JupyterLab's files")
+        );
+        await files?.model.refresh();
+      }
+    });
+    const selector = '.jp-DirListing-item[data-isdir="false"]';
+    app.contextMenu.addItem({ command: CommandIds.copyToRemote, selector, rank: 60 });
+    app.contextMenu.addItem({ command: CommandIds.copyToLocal, selector, rank: 60 });
   }
 };

@@ -4,8 +4,8 @@
  * the browser goes when the session does. On the local site the remote side is this machine, so
  * the test reads what was saved straight from the disk.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '../fixtures';
 import { notebookDir, token } from '../frontdoor';
@@ -56,4 +56,45 @@ test('a session’s files open, edit and save through its own file browser, whic
   await card.getByTestId('interlink-stop').click();
   await page.locator('.jp-Dialog').getByRole('button', { name: 'Stop', exact: true }).click();
   await expect(browser).toHaveCount(0, { timeout: 30_000 });
+});
+
+test('a large file copies to a session and back byte for byte, with progress', async ({
+  lab: page,
+  tmpPath
+}) => {
+  const panel = await openSites(page);
+  const { card, id } = await runOn(panel, 'local', 'small');
+  await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  // 64 MiB of random bytes in the folder the file browser shows.
+  const name = `big-${randomBytes(4).toString('hex')}.bin`;
+  const original = randomBytes(64 * 2 ** 20);
+  const hash = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(join(notebookDir, tmpPath, name), original);
+  await page.sidebar.openTab('filebrowser');
+  await page.filebrowser.refresh();
+
+  // JupyterLab's files → the session's (its root).
+  await page
+    .locator('#filebrowser .jp-DirListing-item', { hasText: name })
+    .click({ button: 'right' });
+  await page.getByRole('menuitem', { name: 'Copy to a Remote Session…' }).click();
+  await expect(page.locator('.Toastify__toast', { hasText: `Copying ${name} to` })).toBeVisible();
+  await expect(page.locator('.Toastify__toast', { hasText: `Copied ${name} to` })).toBeVisible({
+    timeout: 120_000
+  });
+  expect(hash(readFileSync(join(notebookDir, name)))).toBe(hash(original));
+
+  // …and back, from the session's file browser into JupyterLab's (the original gone first).
+  rmSync(join(notebookDir, tmpPath, name));
+  await page.filebrowser.refresh();
+  await openSites(page);
+  await card.getByTestId('interlink-files').click();
+  const remote = page.getByTestId(`interlink-files-${id}`);
+  await remote.locator('.jp-DirListing-item', { hasText: name }).click({ button: 'right' });
+  await page.getByRole('menuitem', { name: "Copy to JupyterLab's Files" }).click();
+  await expect(
+    page.locator('.Toastify__toast', { hasText: `Copied ${name} to ${tmpPath}` })
+  ).toBeVisible({ timeout: 120_000 });
+  expect(hash(readFileSync(join(notebookDir, tmpPath, name)))).toBe(hash(original));
+  rmSync(join(notebookDir, name));
 });
