@@ -173,9 +173,22 @@ class ServiceProxy(APIHandler):
         try:
             response = await _http_client().fetch(request, raise_error=False)
         except (httpclient.HTTPClientError, StreamClosedError, OSError):
-            # The service closed a stream mid-answer (it restarted, or the session ended).
-            if not self._finished and started:
-                self.finish()
+            if self._finished:
+                return
+            if started:
+                # The service went away mid-answer (it restarted, or the session ended): a body
+                # cut short must not pass for a whole one, so the connection is dropped.
+                self.request.connection.close()
+                self._finished = True
+                return
+            # It never answered: say so. (Returning here would let tornado answer 200, and a
+            # write that never happened would pass for one that did.)
+            self.set_status(503)
+            self.finish(json.dumps({
+                "error": "service_unavailable",
+                "message": "The interLink Node service is not running (it may be restarting: "
+                           "see the JupyterLab log).",
+            }))
             return
         if self._finished or self.request.connection.stream.closed():
             return

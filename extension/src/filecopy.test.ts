@@ -59,6 +59,36 @@ describe('copyFile', () => {
     assert.deepEqual(dst.writes, [1, 2, 3, -1]);
   });
 
+  it('asks the destination again, not sends again, while it cannot say what landed', async () => {
+    const bytes = randomBytes(3500);
+    const dst = target((index, call) => (index === 3 && call === 3 ? 'after' : 'ok'));
+    const size = dst.t.size;
+    let asked = 0;
+    // Away for a while after the cut: the first two questions go unanswered.
+    dst.t.size = async () => {
+      if (++asked <= 2) throw new Error('still restarting');
+      return size();
+    };
+    await copyFile(source(bytes), dst.t, noWait);
+    assert.deepEqual(Buffer.from(dst.file()!), bytes, 'no chunk twice');
+    assert.equal(asked, 3);
+  });
+
+  it('reads a chunk again when the source was cut off', async () => {
+    const bytes = randomBytes(3500);
+    let reads = 0;
+    const flaky: CopySource = {
+      size: async () => bytes.length,
+      read: async (start, end) => {
+        if (++reads === 2) throw new Error('tunnel cut while reading');
+        return bytes.slice(start, end);
+      }
+    };
+    const dst = target();
+    await copyFile(flaky, dst.t, noWait);
+    assert.deepEqual(Buffer.from(dst.file()!), bytes);
+  });
+
   it('gives up after its attempts when the far side stays away', async () => {
     const dst = target(() => 'before');
     await assert.rejects(

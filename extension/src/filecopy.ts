@@ -17,7 +17,7 @@ export interface CopySource {
 export interface CopyTarget {
   /** Writes `data` as chunk `index` (1 creates the file, later ones append, -1 ends it). */
   write(data: Uint8Array, index: number): Promise<void>;
-  /** Bytes the file holds now, or undefined when it does not exist. */
+  /** Bytes the file holds now, undefined when it does not exist; throws when it cannot tell. */
   size(): Promise<number | undefined>;
 }
 
@@ -31,8 +31,11 @@ export interface CopyOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-/** JupyterLab's uploader's chunk size: large enough for throughput, small enough to resend. */
-export const CHUNK_BYTES = 1024 * 1024;
+/**
+ * 4 MiB: through the tunnel a chunk costs about 30 ms whatever its size up to here, so 1 MiB
+ * chunks (JupyterLab's uploader's) copy at a third of the speed; and one is still quick to resend.
+ */
+export const CHUNK_BYTES = 4 * 1024 * 1024;
 
 export async function copyFile(
   source: CopySource,
@@ -47,26 +50,55 @@ export async function copyFile(
   let index = 1;
   options.onProgress?.(0, total);
   // An empty file is one (last) chunk too, so that it exists.
-  while (offset < total || index === 1) {
-    const end = Math.min(total, offset + chunk);
-    const data = await source.read(offset, end);
-    const last = end >= total;
-    let landed = false;
-    for (let attempt = 1; !landed; attempt++) {
+  // Reads are retried like writes: a tunnel cut reaches them as well.
+  const read = async (start: number, end: number): Promise<Uint8Array> => {
+    for (let attempt = 1; ; attempt++) {
       try {
-        // The first and only chunk of a small file: 1, which also ends it.
-        await target.write(data, last && index > 1 ? -1 : index);
-        landed = true;
+        return await source.read(start, end);
       } catch (err) {
         if (attempt >= attempts) throw err;
         await sleep((options.retryDelayMs ?? 500) * attempt);
-        // Did the chunk land before the answer was lost? The file's size says.
-        const now = await target.size().catch(() => undefined);
-        if (now === end && index > 1) landed = true;
-        else if (now !== undefined && now !== offset && index > 1) {
-          throw new Error(`the copy holds ${now} bytes where ${offset} or ${end} were expected`);
+      }
+    }
+  };
+  // The next chunk is read while this one is written (a failure waits to be awaited).
+  const ahead = (start: number, end: number) => {
+    const promise = read(start, end);
+    promise.catch(() => undefined);
+    return promise;
+  };
+  let next = ahead(0, Math.min(total, chunk));
+  while (offset < total || index === 1) {
+    const end = Math.min(total, offset + chunk);
+    const data = await next;
+    if (end < total) next = ahead(end, Math.min(total, end + chunk));
+    const last = end >= total;
+    for (let attempt = 1; ;) {
+      try {
+        // The first and only chunk of a small file: 1, which also ends it.
+        await target.write(data, last && index > 1 ? -1 : index);
+        break;
+      } catch (err) {
+        // Did the chunk land before the answer was lost? Only the destination's size can say:
+        // ask until it answers (while the far side is away, nothing is sent blindly).
+        let now: number | undefined;
+        for (;;) {
+          if (attempt++ >= attempts) throw err;
+          await sleep((options.retryDelayMs ?? 500) * attempt);
+          try {
+            now = await target.size();
+            break;
+          } catch {
+            // still away
+          }
         }
-        // Otherwise it is sent again: an append of nothing lost, or the file made anew (chunk 1).
+        // Chunk 1 makes the file anew: sent again whatever is there.
+        if (index > 1 && now === end) break;
+        if (index > 1 && now !== offset) {
+          throw new Error(
+            `the copy holds ${now ?? 'no'} bytes where ${offset} or ${end} were expected`
+          );
+        }
       }
     }
     offset = end;

@@ -128,6 +128,20 @@ describe('jupyter lab as the front door of remote kernels', () => {
     assert.equal(serverSideOwner(lab, again), lab.servicePid());
   });
 
+  it('answers 503, never an empty 200, when the service is gone before it answers', async () => {
+    const lab = await startLab(path.join(dir, 'gone'));
+    labs.push(lab);
+    // Killed: jupyter_server starts it again after half a second; asked at once, it is away.
+    process.kill(lab.servicePid(), 'SIGKILL');
+    const res = await lab.api<{ error: string }>('POST', '/api/sessions', {
+      site: 'local',
+      profile: 'small',
+      type: 'kernel'
+    });
+    assert.equal(res.status, 503, JSON.stringify(res.body));
+    assert.equal(res.body.error, 'service_unavailable');
+  });
+
   it('splices a kernel WebSocket on HTTPS, where the socket cannot change hands', async () => {
     const lab = await startLab(path.join(dir, 'https'), { cert: tls.certFile, key: tls.keyFile });
     labs.push(lab);

@@ -4,6 +4,7 @@
  * the browser goes when the session does. On the local site the remote side is this machine, so
  * the test reads what was saved straight from the disk.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -58,7 +59,7 @@ test('a session’s files open, edit and save through its own file browser, whic
   await expect(browser).toHaveCount(0, { timeout: 30_000 });
 });
 
-test('a large file copies to a session and back byte for byte, with progress', async ({
+test('a large file copies to a session (through a tunnel cut) and back, byte for byte, with progress', async ({
   lab: page,
   tmpPath
 }) => {
@@ -78,7 +79,16 @@ test('a large file copies to a session and back byte for byte, with progress', a
     .locator('#filebrowser .jp-DirListing-item', { hasText: name })
     .click({ button: 'right' });
   await page.getByRole('menuitem', { name: 'Copy to a Remote Session…' }).click();
-  await expect(page.locator('.Toastify__toast', { hasText: `Copying ${name} to` })).toBeVisible();
+  // Progress shows; a quarter of the way, the tunnel is cut: the Node service behind
+  // JupyterLab dies (JupyterLab starts it again, the agent dials back).
+  const progress = page.locator('.Toastify__toast', { hasText: `Copying ${name} to` });
+  await expect(progress).toContainText(/: (1[6-9]|[2-5]\d)\.\d of 64\.0 MiB/, { timeout: 60_000 });
+  const service = execFileSync('pgrep', ['-f', 'jupyterlab_interlink/node/cli.js'], {
+    encoding: 'utf8'
+  })
+    .trim()
+    .split('\n');
+  for (const pid of service) process.kill(Number(pid), 'SIGKILL');
   await expect(page.locator('.Toastify__toast', { hasText: `Copied ${name} to` })).toBeVisible({
     timeout: 120_000
   });
