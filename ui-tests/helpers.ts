@@ -3,7 +3,7 @@
  * cell, launches a session and picks a kernel, plus the clean-up between tests.
  */
 import type { APIRequestContext, Locator, Page, TestInfo } from '@playwright/test';
-import { expect } from './fixtures';
+import { expect, test } from './fixtures';
 import { token } from './frontdoor';
 
 type Widget = {
@@ -242,4 +242,15 @@ export async function cleanUp(
     }
   }
   await expect.poll(async () => (await live()).length, { timeout: 30_000 }).toBe(0);
+}
+
+/**
+ * For a spec whose tests launch sessions: one test at a time (each starts Jupyter servers on two
+ * shared cores), each ending its sessions and notebooks before the next (cleanUp).
+ */
+export function launchesSessions(): void {
+  test.describe.configure({ mode: 'serial', timeout: 180_000 });
+  test.afterEach(async ({ lab: page }) =>
+    cleanUp(page, page.request, { Authorization: `token ${token}` })
+  );
 }

@@ -6,28 +6,21 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Session, Site } from '@jupyterlab-interlink/contract';
 import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
-import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
-import { createLogger } from './logging.js';
 import { KernelChannel, startKernel } from './testing/kernel-client.js';
+import { startLocalProxy, type LocalProxy } from './testing/local-proxy.js';
 
-const TOKEN = 'alice-token-0123456789';
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const VENV = realpathSync(process.env.INTERLINK_VENV ?? join(REPO, '.venv'));
 
 describe('environments of a site', () => {
-  let server: RunningProxyServer;
-  let api: string;
-  const notebookDir = mkdtempSync(join(tmpdir(), 'environments-'));
-  const headers = { authorization: `token ${TOKEN}`, 'content-type': 'application/json' };
-
+  let proxy: LocalProxy;
   before(async () => {
-    server = await startProxyServer({
+    proxy = await startLocalProxy({
       sites: [
         {
           ...defaultLocalSite(),
@@ -41,25 +34,18 @@ describe('environments of a site', () => {
             }
           ]
         }
-      ],
-      auth: new TokenAuthenticator(TOKEN, 'alice'),
-      logger: createLogger('warn'),
-      workingDir: notebookDir
+      ]
     });
-    api = `${server.url}/interlink/api`;
   });
-  after(async () => {
-    await server?.close();
-    rmSync(notebookDir, { recursive: true, force: true });
-  });
+  after(() => proxy?.close());
 
   async function launch(body: object): Promise<Response> {
-    return fetch(`${api}/sessions`, { method: 'POST', headers, body: JSON.stringify(body) });
+    return proxy.request('alice', '/sessions', { method: 'POST', body: JSON.stringify(body) });
   }
 
   async function until(id: string, states: string[]): Promise<Session> {
     for (let i = 0; i < 600; i++) {
-      const s = (await (await fetch(`${api}/sessions/${id}`, { headers })).json()) as Session;
+      const s = (await (await proxy.request('alice', `/sessions/${id}`)).json()) as Session;
       if (states.includes(s.state)) return s;
       await new Promise(r => setTimeout(r, 200));
     }
@@ -67,7 +53,10 @@ describe('environments of a site', () => {
   }
 
   async function kernelSays(session: Session, code: string): Promise<string> {
-    const remote = { baseUrl: `${server.url}${session.url}`, headers };
+    const remote = {
+      baseUrl: `${proxy.server.url}${session.url}`,
+      headers: proxy.headers('alice')
+    };
     const channel = await KernelChannel.open(remote, await startKernel(remote));
     try {
       return (await channel.execute(code)).trim();
@@ -77,7 +66,7 @@ describe('environments of a site', () => {
   }
 
   it('lists the environments, and refuses one the site lacks with the choices', async () => {
-    const sites = (await (await fetch(`${api}/sites`, { headers })).json()) as Site[];
+    const sites = (await (await proxy.request('alice', '/sites')).json()) as Site[];
     assert.deepEqual(
       sites[0].environments?.map(e => e.id),
       ['system', 'project']
@@ -114,7 +103,7 @@ describe('environments of a site', () => {
     assert.equal(await kernelSays(inProject, code), `${VENV} project`);
     assert.equal(await kernelSays(inSystem, code), '/usr None');
     for (const s of [inProject, inSystem]) {
-      await fetch(`${api}/sessions/${s.id}`, { method: 'DELETE', headers });
+      await proxy.request('alice', `/sessions/${s.id}`, { method: 'DELETE' });
     }
   });
 
@@ -129,7 +118,7 @@ describe('environments of a site', () => {
     assert.equal(res.status, 201);
     const ended = await until(((await res.json()) as Session).id, ['completed', 'failed']);
     assert.equal(ended.state, 'completed', ended.reason);
-    const log = await (await fetch(`${api}/sessions/${ended.id}/logs`, { headers })).text();
+    const log = await (await proxy.request('alice', `/sessions/${ended.id}/logs`)).text();
     assert.match(log, new RegExp(`in project: ${VENV}/bin/python`));
   });
 });

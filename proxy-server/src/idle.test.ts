@@ -6,19 +6,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Session } from '@jupyterlab-interlink/contract';
 import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 import { lastActive, idleVerdict } from './idle.js';
-import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
-import { createLogger } from './logging.js';
 import { readEvents, waitForEvent } from './testing/events.js';
 import { KernelChannel, startKernel } from './testing/kernel-client.js';
-
-const ALICE = 'alice-token-0123456789';
-const BOB = 'bob-token-0123456789';
+import { startLocalProxy, type LocalProxy } from './testing/local-proxy.js';
 
 describe('the idle rules', () => {
   it('reads activity from the kernels, and warns, then stops, on the site’s clock', () => {
@@ -47,40 +40,20 @@ describe('the idle rules', () => {
 });
 
 describe('a site with an idle limit', () => {
-  let server: RunningProxyServer;
-  let api: string;
-  const notebookDir = mkdtempSync(join(tmpdir(), 'idle-'));
-  const as = (token: string, init: RequestInit = {}) => ({
-    ...init,
-    headers: { authorization: `token ${token}`, 'content-type': 'application/json' }
-  });
-
+  let proxy: LocalProxy;
+  // Short, so the test sees warning and stop: warned after 4 s idle, stopped after 12 s.
   before(async () => {
-    server = await startProxyServer({
-      // Short, so the test sees warning and stop: warned after 4 s idle, stopped after 12 s.
+    proxy = await startLocalProxy({
       sites: [{ ...defaultLocalSite(), idle: { limit: 12, warnBefore: 8 } }],
-      auth: new TokenAuthenticator(
-        new Map([
-          [ALICE, 'alice'],
-          [BOB, 'bob']
-        ])
-      ),
-      logger: createLogger('warn'),
-      workingDir: notebookDir,
       idleCheckMs: 500
     });
-    api = `${server.url}/interlink/api`;
   });
-  after(async () => {
-    await server?.close();
-    rmSync(notebookDir, { recursive: true, force: true });
-  });
+  after(() => proxy?.close());
 
   it('warns the owner, lets them keep it, then stops it with the reason; never a job', async () => {
-    const events = readEvents(await fetch(`${api}/events`, as(ALICE)));
+    const events = readEvents(await proxy.request('alice', '/events'));
     const launch = async (body: object) => {
-      const res = await fetch(`${api}/sessions`, {
-        ...as(ALICE),
+      const res = await proxy.request('alice', '/sessions', {
         method: 'POST',
         body: JSON.stringify(body)
       });
@@ -104,10 +77,10 @@ describe('a site with an idle limit', () => {
 
     await change(s => s.state === 'ready', 'ready');
     // A kernel that works is not idle: a 6 s cell keeps the session out of the warning.
-    const session = (await (await fetch(`${api}/sessions/${id}`, as(ALICE))).json()) as Session;
+    const session = (await (await proxy.request('alice', `/sessions/${id}`)).json()) as Session;
     const remote = {
-      baseUrl: `${server.url}${session.url}`,
-      headers: { authorization: `token ${ALICE}` }
+      baseUrl: `${proxy.server.url}${session.url}`,
+      headers: proxy.headers('alice')
     };
     const channel = await KernelChannel.open(remote, await startKernel(remote));
     const busyFrom = Date.now();
@@ -131,10 +104,10 @@ describe('a site with an idle limit', () => {
 
     // Only the owner may keep it.
     assert.equal(
-      (await fetch(`${api}/sessions/${id}/keep`, { ...as(BOB), method: 'POST' })).status,
+      (await proxy.request('bob', `/sessions/${id}/keep`, { method: 'POST' })).status,
       404
     );
-    const kept = await fetch(`${api}/sessions/${id}/keep`, { ...as(ALICE), method: 'POST' });
+    const kept = await proxy.request('alice', `/sessions/${id}/keep`, { method: 'POST' });
     assert.equal(kept.status, 200);
     assert.equal(((await kept.json()) as Session).idle, undefined);
     await change(s => s.state === 'ready' && !s.idle, 'the warning withdrawn');
@@ -146,10 +119,10 @@ describe('a site with an idle limit', () => {
     );
 
     // The batch job on the same site ran on (it sleeps 30 s; the limit is 12 s).
-    const jobNow = (await (await fetch(`${api}/sessions/${job}`, as(ALICE))).json()) as Session;
+    const jobNow = (await (await proxy.request('alice', `/sessions/${job}`)).json()) as Session;
     assert.ok(['starting', 'ready', 'completed'].includes(jobNow.state), jobNow.state);
     assert.notEqual(jobNow.state, 'cancelled');
-    await fetch(`${api}/sessions/${job}`, { ...as(ALICE), method: 'DELETE' });
+    await proxy.request('alice', `/sessions/${job}`, { method: 'DELETE' });
     await events.return(undefined);
   });
 });

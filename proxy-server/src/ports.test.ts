@@ -7,20 +7,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WebSocket } from 'ws';
 import { AGENT_ENV, type Session } from '@jupyterlab-interlink/contract';
-import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
-import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
-import { createLogger } from './logging.js';
+import type { RunningProxyServer } from './index.js';
+import { TOKENS, startLocalProxy, type LocalProxy } from './testing/local-proxy.js';
 import { readEvents, waitForEvent } from './testing/events.js';
 import { freePort } from './agent/jupyter.js';
 
-const ALICE = 'alice-token-0123456789';
-const BOB = 'bob-token-0123456789';
+const ALICE = TOKENS.alice;
+const BOB = TOKENS.bob;
 const APP = fileURLToPath(new URL('./testing/port-app.js', import.meta.url));
 
 /** Opens a WebSocket and resolves with its first message, or rejects with the refusal. */
@@ -42,6 +38,7 @@ function echo(url: string, headers: Record<string, string>, send: string): Promi
 }
 
 describe('declared ports of a kernel session', () => {
+  let proxy: LocalProxy;
   let server: RunningProxyServer;
   let api: string;
   let appPort: number;
@@ -49,7 +46,6 @@ describe('declared ports of a kernel session', () => {
   let bystander: http.Server;
   let bystanderPort: number;
   let bystanderHits = 0;
-  const notebookDir = mkdtempSync(join(tmpdir(), 'ports-notebooks-'));
   const as = (token: string, init: RequestInit = {}) => ({
     ...init,
     headers: {
@@ -67,16 +63,7 @@ describe('declared ports of a kernel session', () => {
     });
     await new Promise<void>(r => bystander.listen(0, '127.0.0.1', r));
     bystanderPort = (bystander.address() as { port: number }).port;
-    server = await startProxyServer({
-      sites: [defaultLocalSite()],
-      auth: new TokenAuthenticator(
-        new Map([
-          [ALICE, 'alice'],
-          [BOB, 'bob']
-        ])
-      ),
-      logger: createLogger('warn'),
-      workingDir: notebookDir,
+    proxy = await startLocalProxy({
       // The job starts the user's app in the background, then its Jupyter server.
       agentEnv: {
         [AGENT_ENV.jupyterCommand]: JSON.stringify([
@@ -87,12 +74,11 @@ describe('declared ports of a kernel session', () => {
         ])
       }
     });
-    api = `${server.url}/interlink/api`;
+    ({ server, api } = proxy);
   });
   after(async () => {
-    await server?.close();
+    await proxy?.close();
     await new Promise(r => bystander?.close(r));
-    rmSync(notebookDir, { recursive: true, force: true });
   });
 
   it('answers bad ports with 400 naming the field', async () => {

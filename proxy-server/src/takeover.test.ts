@@ -5,18 +5,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AGENT_ENV, type Session } from '@jupyterlab-interlink/contract';
-import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 import { TunnelAgent } from './agent/tunnel-agent.js';
-import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
-import { createLogger } from './logging.js';
 import { readEvents, waitForEvent } from './testing/events.js';
-
-const ALICE = 'alice-token-0123456789';
+import { startLocalProxy, type LocalProxy } from './testing/local-proxy.js';
 
 /** A variable of a running process's environment (tests run as root, or as the agent's user). */
 function environOf(pid: number, name: string): string | undefined {
@@ -27,36 +21,25 @@ function environOf(pid: number, name: string): string | undefined {
 }
 
 describe('a tunnel taken over by another agent', () => {
-  let server: RunningProxyServer;
-  let api: string;
-  const notebookDir = mkdtempSync(join(tmpdir(), 'takeover-'));
-  const headers = { authorization: `token ${ALICE}`, 'content-type': 'application/json' };
+  let proxy: LocalProxy;
   let impostor: TunnelAgent | undefined;
   let decoy: http.Server;
 
   before(async () => {
     decoy = http.createServer((_req, res) => res.end('not your notebook'));
     await new Promise<void>(r => decoy.listen(0, '127.0.0.1', r));
-    server = await startProxyServer({
-      sites: [defaultLocalSite()],
-      auth: new TokenAuthenticator(ALICE, 'alice'),
-      logger: createLogger('warn'),
-      workingDir: notebookDir
-    });
-    api = `${server.url}/interlink/api`;
+    proxy = await startLocalProxy();
   });
   after(async () => {
     await impostor?.stop();
-    await server?.close();
+    await proxy?.close();
     await new Promise(r => decoy.close(r));
-    rmSync(notebookDir, { recursive: true, force: true });
   });
 
   it('is pushed to the owner with both agents, and the real agent takes it back', async () => {
-    const events = readEvents(await fetch(`${api}/events`, { headers }));
-    const created = await fetch(`${api}/sessions`, {
+    const events = readEvents(await proxy.request('alice', '/events'));
+    const created = await proxy.request('alice', '/sessions', {
       method: 'POST',
-      headers,
       body: JSON.stringify({ site: 'local', profile: 'small', type: 'kernel' })
     });
     assert.equal(created.status, 201);
@@ -79,7 +62,7 @@ describe('a tunnel taken over by another agent', () => {
     // account could) dials in as another agent.
     const secret = readFileSync(environOf(agentPid, AGENT_ENV.secretFile)!, 'utf8').trim();
     impostor = new TunnelAgent({
-      url: `ws://127.0.0.1:${server.port}/interlink/tunnel`,
+      url: `ws://127.0.0.1:${proxy.server.port}/interlink/tunnel`,
       sessionId: id,
       secret,
       target: {
@@ -103,7 +86,7 @@ describe('a tunnel taken over by another agent', () => {
       taken.progress!.at(-1)!,
       /another agent \(4242@somewhere-else from 127\.0\.0\.1\)/
     );
-    const seen = (await (await fetch(`${api}/sessions/${id}`, { headers })).json()) as Session;
+    const seen = (await (await proxy.request('alice', `/sessions/${id}`)).json()) as Session;
     assert.equal(seen.takeovers?.length, 1);
 
     // The real agent did not stop: it dials again and holds the session once more.
@@ -115,7 +98,7 @@ describe('a tunnel taken over by another agent', () => {
     assert.equal(back.takeovers![1].previous.pid, 4242);
     await impostor.stop();
     impostor = undefined;
-    await fetch(`${api}/sessions/${id}`, { method: 'DELETE', headers });
+    await proxy.request('alice', `/sessions/${id}`, { method: 'DELETE' });
     await events.return(undefined);
   });
 });

@@ -5,12 +5,17 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { expect, test } from '../fixtures';
-import { token } from '../frontdoor';
-import { cleanUp, expectKernel, newNotebook, openSites, run, sessionCards, shot } from '../helpers';
+import {
+  expectKernel,
+  launchesSessions,
+  newNotebook,
+  openSites,
+  run,
+  sessionCards,
+  shot
+} from '../helpers';
 
-test.describe.configure({ mode: 'serial', timeout: 180_000 });
-
-const auth = { Authorization: `token ${token}` };
+launchesSessions();
 /** The site file names this Python: a virtualenv on Debian's, with its jupyter_server and ipykernel. */
 const VENV = '/tmp/interlink-ui-tests-venv';
 
@@ -19,8 +24,6 @@ test.beforeAll(() => {
     execFileSync('/usr/bin/python3', ['-m', 'venv', '--system-site-packages', VENV]);
   }
 });
-
-test.afterEach(async ({ lab: page }) => cleanUp(page, page.request, auth));
 
 test('a kernel launched in the second environment runs there, and its name says so', async ({
   lab: page

@@ -4,14 +4,9 @@
  * left alone it stops, and its card says why.
  */
 import { expect, test } from '../fixtures';
-import { token } from '../frontdoor';
-import { cleanUp, openSites, runOn, shot } from '../helpers';
+import { openSites, runOn, shot, launchesSessions } from '../helpers';
 
-test.describe.configure({ mode: 'serial', timeout: 180_000 });
-
-const auth = { Authorization: `token ${token}` };
-
-test.afterEach(async ({ lab: page }) => cleanUp(page, page.request, auth));
+launchesSessions();
 
 test('an idle kernel session is warned about, kept running, then stopped with the reason', async ({
   lab: page

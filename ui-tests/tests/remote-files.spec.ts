@@ -9,14 +9,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from '../fixtures';
-import { notebookDir, token } from '../frontdoor';
-import { cleanUp, openSites, runOn, shot } from '../helpers';
+import { notebookDir } from '../frontdoor';
+import { openSites, runOn, shot, launchesSessions } from '../helpers';
 
-test.describe.configure({ mode: 'serial', timeout: 180_000 });
-
-const auth = { Authorization: `token ${token}` };
-
-test.afterEach(async ({ lab: page }) => cleanUp(page, page.request, auth));
+launchesSessions();
 
 test('a session’s files open, edit and save through its own file browser, which ends with it', async ({
   lab: page

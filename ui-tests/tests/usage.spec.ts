@@ -4,14 +4,9 @@
  * card says what this month's sessions used.
  */
 import { expect, test } from '../fixtures';
-import { token } from '../frontdoor';
-import { cleanUp, openSites, runOn, shot } from '../helpers';
+import { openSites, runOn, shot, launchesSessions } from '../helpers';
 
-test.describe.configure({ mode: 'serial', timeout: 180_000 });
-
-const auth = { Authorization: `token ${token}` };
-
-test.afterEach(async ({ lab: page }) => cleanUp(page, page.request, auth));
+launchesSessions();
 
 test('a ready session shows its node’s CPU, memory and GPU use, and the site the month’s hours', async ({
   lab: page

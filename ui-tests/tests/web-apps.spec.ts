@@ -8,24 +8,21 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from '@playwright/test';
 import { expect, test } from '../fixtures';
-import { repoRoot, token } from '../frontdoor';
+import { repoRoot } from '../frontdoor';
 import {
-  cleanUp,
   command,
   expectKernel,
   newNotebook,
   openSites,
   run,
   sessionCards,
-  shot
+  shot,
+  launchesSessions
 } from '../helpers';
 
-test.describe.configure({ mode: 'serial', timeout: 180_000 });
+launchesSessions();
 
-const auth = { Authorization: `token ${token}` };
 const PORT_APP = join(repoRoot, 'proxy-server/dist/testing/port-app.js');
-
-test.afterEach(async ({ lab: page }) => cleanUp(page, page.request, auth));
 
 function freePort(): Promise<number> {
   return new Promise(resolve => {
