@@ -313,8 +313,11 @@ test('local: a restarted server re-adopts running sessions, their deadline, and 
   const long = launch(site, [PYTHON, '-c', 'import time; print("up", flush=True); time.sleep(60)']);
   const short = launch(site, [PYTHON, '-c', 'import time; time.sleep(60)'], { walltime: 3 });
   const quick = launch(site, [PYTHON, '-c', 'import time; time.sleep(0.3); raise SystemExit(3)']);
-  for (const l of [long, short, quick]) await first.create(l.bundle);
+  const stopped = launch(site, [PYTHON, '-c', 'import time; time.sleep(60)']);
+  for (const l of [long, short, quick, stopped]) await first.create(l.bundle);
   await readUntil(await first.logs(long.spec.sessionId, { follow: true }), 'up');
+  // stopped by its user before the restart: not to come back after it
+  await first.delete(stopped.spec.sessionId);
   const pids = first.processes(long.spec.sessionId);
   await first.close();
   // the server is down: the sessions go on, one of them ends
@@ -325,7 +328,8 @@ test('local: a restarted server re-adopts running sessions, their deadline, and 
   try {
     const adopted = await second.start();
     const byId = new Map(adopted.map(a => [a.sessionId, a.status]));
-    assert.equal(adopted.length, 3);
+    assert.equal(adopted.length, 3, 'the stopped session is not re-adopted');
+    assert.equal(byId.get(stopped.spec.sessionId), undefined);
     assert.equal(byId.get(long.spec.sessionId)?.phase, 'running');
     assert.equal(byId.get(short.spec.sessionId)?.phase, 'running');
     assert.deepEqual(

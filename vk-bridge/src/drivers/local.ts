@@ -65,6 +65,8 @@ interface ContainerRecord {
 }
 
 interface SavedState {
+  /** Deleted by the server (a stop, a walltime): nothing to re-adopt after a restart. */
+  deleted?: boolean;
   tag: string;
   roots: number[];
   containers: ContainerRecord[];
@@ -159,6 +161,12 @@ export class LocalDriver extends TableDriver<LocalSession> {
       saved: { state, pod }
     } of found) {
       if (this.sessions.has(name)) continue;
+      if (state.deleted) {
+        // Stopped before the restart: its processes were ended then. Re-adopted, it would only
+        // come back as failed with its exit code unknown.
+        await rm(join(this.stateDir, name), { recursive: true, force: true });
+        continue;
+      }
       const dir = join(this.stateDir, name);
       const s: LocalSession = {
         id: name,
@@ -257,6 +265,7 @@ export class LocalDriver extends TableDriver<LocalSession> {
     if (!s || s.status.phase === 'gone') return;
     s.deleted = true;
     if (s.deadline) clearTimeout(s.deadline);
+    await this.saveState(s);
     await terminateAll(s, this.graceMs);
     await s.run;
     await rm(join(s.dir, 'volumes'), { recursive: true, force: true });
@@ -304,6 +313,7 @@ export class LocalDriver extends TableDriver<LocalSession> {
 
   private async saveState(s: LocalSession): Promise<void> {
     const state: SavedState = {
+      deleted: s.deleted || undefined,
       tag: s.tag,
       roots: s.roots,
       containers: s.containers,
