@@ -1,0 +1,108 @@
+// A file copied between JupyterLab and a session's remote server the way the extension's
+// "Copy to a Remote Session…" / "Copy to JupyterLab's Files" do it (extension/src/filecopy.ts:
+// chunks read by byte range of `files/`, written through the contents API as base64 chunks),
+// through the standalone path (`jupyter lab` with the wheel, its Node service, the tunnel, the
+// agent, the session's jupyter_server), against a plain download of the same file through the
+// same tunnel, alternating, in one run; sha256 checked after every copy.
+// Usage: node bench/drive-copy.mjs [--mib 100] [--runs 3]
+import { Buffer } from 'node:buffer';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import filecopy from '../extension/dist/filecopy.js';
+import { readySession, startLab } from '../proxy-server/dist/testing/jupyter-lab.js';
+import { fmt, median } from './tunnel-support/common.mjs';
+
+const { copyFile } = filecopy;
+const { fetch, performance } = globalThis;
+const { values: args } = parseArgs({
+  options: { mib: { type: 'string', default: '100' }, runs: { type: 'string', default: '3' } }
+});
+const MIB = Number(args.mib);
+const RUNS = Number(args.runs);
+
+const dir = mkdtempSync(path.join(tmpdir(), 'interlink-bench-drive-'));
+const root = path.join(dir, 'lab');
+const lab = await startLab(root);
+const headers = { authorization: `token ${lab.token}`, 'content-type': 'application/json' };
+
+/** A server's file, read by range and written in chunks, as the extension's endpoints do. */
+const endpoint = (base, file) => ({
+  size: async () => {
+    const r = await fetch(`${base}api/contents/${file}?content=0`, { headers });
+    if (r.status === 404) return undefined;
+    if (!r.ok) throw new Error(`stat ${file}: ${r.status}`);
+    return (await r.json()).size;
+  },
+  read: async (start, end) => {
+    const r = await fetch(`${base}files/${file}`, {
+      headers: { ...headers, range: `bytes=${start}-${end - 1}` }
+    });
+    if (r.status !== 206) throw new Error(`read ${file}: ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  },
+  write: async (data, chunk) => {
+    const r = await fetch(`${base}api/contents/${file}`, {
+      method: 'PUT',
+      headers,
+      body: JSON.stringify({
+        type: 'file',
+        format: 'base64',
+        content: Buffer.from(data).toString('base64'),
+        chunk
+      })
+    });
+    if (!r.ok) throw new Error(`write ${file}: ${r.status}`);
+  }
+});
+
+try {
+  const session = await readySession(lab);
+  const local = `${lab.url}/`;
+  const remote = `${lab.url}${session.url}`;
+  // The local site's remote server serves JupyterLab's root too: the copy goes to another name.
+  const bytes = randomBytes(MIB * 2 ** 20);
+  const want = createHash('sha256').update(bytes).digest('hex');
+  writeFileSync(path.join(root, 'source.bin'), bytes);
+  const rates = { download: [], toRemote: [], back: [] };
+  for (let run = 0; run < RUNS; run++) {
+    let t = performance.now();
+    const got = await fetch(`${remote}files/source.bin`, { headers });
+    const downloaded = Buffer.from(await got.arrayBuffer());
+    rates.download.push(MIB / ((performance.now() - t) / 1000));
+    if (createHash('sha256').update(downloaded).digest('hex') !== want) throw new Error('download');
+
+    t = performance.now();
+    await copyFile(endpoint(local, 'source.bin'), endpoint(remote, 'copy.bin'));
+    rates.toRemote.push(MIB / ((performance.now() - t) / 1000));
+    t = performance.now();
+    await copyFile(endpoint(remote, 'copy.bin'), endpoint(local, 'back.bin'));
+    rates.back.push(MIB / ((performance.now() - t) / 1000));
+    for (const name of ['copy.bin', 'back.bin']) {
+      const hash = createHash('sha256')
+        .update(readFileSync(path.join(root, name)))
+        .digest('hex');
+      if (hash !== want) throw new Error(`${name} differs from the source`);
+    }
+    console.error(
+      `run ${run + 1}: download ${fmt(rates.download[run])}, to the session ${fmt(rates.toRemote[run])}, back ${fmt(rates.back[run])} MiB/s`
+    );
+  }
+  const m = key => median(rates[key]);
+  console.log(
+    `\n${MIB} MiB through the standalone path, ${RUNS} alternating runs, medians (MiB/s)`
+  );
+  console.log(
+    '| download through the tunnel | copy to the session | copy back | copy / download |'
+  );
+  console.log('| --- | --- | --- | --- |');
+  console.log(
+    `| ${fmt(m('download'))} | ${fmt(m('toRemote'))} | ${fmt(m('back'))} | ${fmt(Math.min(m('toRemote'), m('back')) / m('download'))} |`
+  );
+  await lab.api('DELETE', `/api/sessions/${session.id}`);
+} finally {
+  await lab.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
