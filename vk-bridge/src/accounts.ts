@@ -6,7 +6,7 @@
  * tokens and files, so under JupyterHub a site must map, or say `shared: true`.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, lstat, readdir } from 'node:fs/promises';
+import { chmod, chown, lstat, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SiteConfig } from './types.js';
@@ -128,15 +128,20 @@ export function asAccount(argv: string[], runAs: { uid: number; gid: number }): 
 
 /**
  * Gives a job's files to its account: `paths` (files or folders, recursively) become its own,
- * private to it; the folders above them stay the service's, passable but not readable by others
- * (0711), so the job cannot touch the driver's own records beside them.
+ * private to it. The folders above them stay as they are, with search (x) added for group and
+ * others so the job can pass: the driver's own folders (made 0700) become 0711, passable but not
+ * listable, so the job cannot touch the driver's records beside its files; a folder the admin
+ * named or its parent (a world-writable, sticky /scratch) loses no bit.
  */
 export async function handOver(
   paths: string[],
   parents: string[],
   runAs: { uid: number; gid: number }
 ): Promise<void> {
-  for (const dir of parents) await chmod(dir, 0o711);
+  for (const dir of parents) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o011) !== 0o011) await chmod(dir, (mode & 0o7777) | 0o011);
+  }
   const give = async (path: string): Promise<void> => {
     const info = await lstat(path);
     if (info.isSymbolicLink()) return;
