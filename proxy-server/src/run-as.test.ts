@@ -7,8 +7,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AGENT_ENV, type Session } from '@jupyterlab-interlink/contract';
 import { defaultLocalSite, type SiteConfig } from '@jupyterlab-interlink/vk-bridge';
 import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
@@ -22,6 +24,7 @@ import {
 } from '@jupyterlab-interlink/vk-bridge/testing';
 import { KernelChannel, startKernel } from './testing/kernel-client.js';
 
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const TOKENS = { alice: 'alice-token-0123456789', bob: 'bob-token-0123456789' };
 
 /** uid of a process and one variable of its environment (read as root). */
@@ -124,6 +127,115 @@ describe("jobs run as each user's own account (runAs)", () => {
     }
     for (const user of ['alice', 'bob'] as const) {
       await fetch(`${api}/sessions/${sessions[user].id}`, as(user, { method: 'DELETE' }));
+    }
+  });
+
+  /** A server of one site whose runAs command answers ilk-alice for everyone. */
+  const sameAccountServer = (site: SiteConfig, shared: boolean, state?: string) =>
+    startProxyServer({
+      sites: [
+        {
+          ...site,
+          runAs: { command: ['echo', accounts.alice.name], shared },
+          agentCommand: sharedAgentCommand()
+        }
+      ],
+      auth: new TokenAuthenticator(
+        new Map([
+          [TOKENS.alice, 'alice'],
+          [TOKENS.bob, 'bob']
+        ])
+      ),
+      stateDir: state,
+      logger: createLogger('silent')
+    });
+  const launchOn = (running: RunningProxyServer, site: SiteConfig, user: 'alice' | 'bob') =>
+    fetch(
+      `${running.url}/interlink/api/sessions`,
+      as(user, {
+        method: 'POST',
+        body: JSON.stringify({ site: site.id, profile: site.profiles[0].id, type: 'kernel' })
+      })
+    );
+  const stopAll = async (running: RunningProxyServer) => {
+    const base = `${running.url}/interlink/api/sessions`;
+    for (const user of ['alice', 'bob'] as const) {
+      const mine = (await (await fetch(base, as(user))).json()) as Session[];
+      for (const s of mine) await fetch(`${base}/${s.id}`, as(user, { method: 'DELETE' }));
+    }
+  };
+  const refusal = (site: SiteConfig) => ({
+    error: 'no_account',
+    message: `site "${site.id}" maps bob to "${accounts.alice.name}", which already runs another user's jobs: one account for two users lets each read the other's secrets and files. Ask the site's admin to give each user their own account (or to set runAs.shared: true).`
+  });
+
+  it("refuses a second user mapped to an account that already runs another user's jobs", async () => {
+    // A command the start cannot judge: it answers the same account for everyone.
+    const site = defaultLocalSite();
+    let running = await sameAccountServer(site, false);
+    try {
+      const first = await launchOn(running, site, 'alice');
+      assert.equal(first.status, 201, await first.clone().text());
+      assert.equal((await launchOn(running, site, 'alice')).status, 201, 'alice keeps it');
+      const second = await launchOn(running, site, 'bob');
+      assert.equal(second.status, 403);
+      assert.deepEqual(await second.json(), refusal(site));
+      await stopAll(running);
+    } finally {
+      await running.close();
+    }
+
+    // The admin said one account for all (runAs.shared): bob's job runs as it too.
+    running = await sameAccountServer(site, true);
+    try {
+      assert.equal((await launchOn(running, site, 'alice')).status, 201);
+      const second = await launchOn(running, site, 'bob');
+      assert.equal(second.status, 201, await second.clone().text());
+      await stopAll(running);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('keeps the account to its user after a restart that re-adopts the job (local Slurm)', async () => {
+    execFileSync('bash', [join(REPO, 'scripts/slurm-local.sh'), 'start'], {
+      stdio: 'ignore',
+      timeout: 120_000
+    });
+    const conf = execFileSync('bash', [join(REPO, 'scripts/slurm-local.sh'), 'env'])
+      .toString()
+      .split('=')[1]
+      .trim();
+    const site: SiteConfig = {
+      id: 'cluster',
+      displayName: 'Local Slurm',
+      kind: 'hpc',
+      driver: 'slurm',
+      slurm: { conf },
+      profiles: [
+        {
+          id: 'tiny',
+          displayName: 'Tiny',
+          resources: { cpu: 1, memory: '64Mi', gpu: 0 },
+          maxWalltime: 3600
+        }
+      ]
+    };
+    const state = mkdtempSync(join(tmpdir(), 'interlink-run-as-restart-'));
+    let running = await sameAccountServer(site, false, state);
+    try {
+      const first = await launchOn(running, site, 'alice');
+      assert.equal(first.status, 201, await first.clone().text());
+      await running.close();
+      // alice's job, re-adopted from its pod, still holds the account.
+      running = await sameAccountServer(site, false, state);
+      const second = await launchOn(running, site, 'bob');
+      assert.equal(second.status, 403);
+      assert.deepEqual(await second.json(), refusal(site));
+      await stopAll(running);
+    } finally {
+      await running.close();
+      rmSync(state, { recursive: true, force: true });
     }
   });
 

@@ -23,6 +23,7 @@ import {
 import { checkLaunch, maxWalltimeOf, walltimeOf } from '@jupyterlab-interlink/contract/launch';
 import {
   accountName,
+  AccountHolders,
   buildPod,
   lookupAccount,
   readPodMetadata,
@@ -106,6 +107,7 @@ export class SessionManager extends EventEmitter<SessionEvents> {
   private readonly records = new Map<string, SessionRecord>();
   private readonly health = new Map<string, SiteHealth>();
   private readonly sites = new Map<string, SiteConfig>();
+  private readonly accountHolders = new AccountHolders();
   private healthTimer?: NodeJS.Timeout;
   private idleTimer?: NodeJS.Timeout;
   private readonly healthSoon = new Map<string, NodeJS.Timeout>();
@@ -413,6 +415,8 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       throw refuse((err as Error).message);
     }
     if (!name) return undefined;
+    const taken = this.accountHolders.claim(site, name, caller.name);
+    if (taken) throw refuse(taken);
     let account: Account;
     try {
       account = await lookupAccount(name);
@@ -661,6 +665,9 @@ export class SessionManager extends EventEmitter<SessionEvents> {
       tunnelUp: false
     };
     this.records.set(id, record);
+    // Its account stays its owner's after a restart, as before it.
+    const account = pod.metadata?.annotations?.[ANNOTATIONS.account];
+    if (account) this.accountHolders.claim(site, account, session.owner);
     this.options.logger.info({ session: id, site: site.id }, 'session re-adopted');
     this.emit('changed', { ...session });
     this.onBackend(id, observed.status);

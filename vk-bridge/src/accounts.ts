@@ -96,6 +96,32 @@ export function sharedAccountProblem(site: SiteConfig): string | undefined {
   return undefined;
 }
 
+/**
+ * Which hub user each mapped account runs jobs for, per site: one account, one user. What the
+ * site file shows is checked at start (sharedAccountProblem); this catches what only launches
+ * show, such as a command that prints one account for everyone or a table entry that names the
+ * account the template gives another user. A site with `runAs.shared` is left alone.
+ */
+export class AccountHolders {
+  private readonly holders = new Map<string, string>();
+
+  /**
+   * Records that `account` runs `user`'s jobs on the site; a message for the user, and nothing
+   * recorded, when it already runs another user's.
+   */
+  claim(site: SiteConfig, account: string, user: string): string | undefined {
+    if (site.runAs?.shared) return undefined;
+    const key = JSON.stringify([site.id, account]);
+    const holder = this.holders.get(key);
+    if (holder === undefined) this.holders.set(key, user);
+    else if (holder !== user) {
+      // The other user's name is theirs to tell: the message names the account only.
+      return `site "${site.id}" maps ${user} to "${account}", which already runs another user's jobs: one account for two users lets each read the other's secrets and files. Ask the site's admin to give each user their own account (or to set runAs.shared: true).`;
+    }
+    return undefined;
+  }
+}
+
 /** The uid and gid a pod asks to run as, when that is not this process's own account. */
 export function runAsOf(pod: {
   spec?: { securityContext?: { runAsUser?: number; runAsGroup?: number } };
