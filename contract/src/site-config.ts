@@ -210,9 +210,13 @@ export const SiteConfig = Type.Object({
         })
       ),
       map: Type.Optional(
-        Type.Record(Type.String(), Type.String({ minLength: 1 }), {
-          invalid: 'must be a mapping of hub user to account'
-        })
+        Type.Record(
+          Type.String(),
+          Type.String({ minLength: 1, invalid: 'must be an account name' }),
+          {
+            invalid: 'must be a mapping of hub user to account'
+          }
+        )
       ),
       command: Type.Optional(
         Type.Array(Type.String(), {

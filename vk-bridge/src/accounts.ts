@@ -23,7 +23,9 @@ export interface Account {
 }
 
 /** Unix user names as useradd takes them (and nothing a shell or a path could misread). */
-const ACCOUNT_NAME = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
+export const ACCOUNT_NAME = /^[a-z_][a-z0-9_.-]{0,31}\$?$/i;
+/** ACCOUNT_NAME in words, for the messages that refuse a name. */
+export const ACCOUNT_NAME_RULE = 'a letter or _, then up to 31 letters, digits, _, . or -';
 
 const fill = (text: string, username: string) => text.replaceAll('{username}', username);
 
@@ -90,6 +92,11 @@ export function sharedAccountProblem(site: SiteConfig): string | undefined {
   if (twice) {
     return `site "${site.id}" maps several users to the account "${twice}" in runAs.map; give each their own, or set runAs.shared: true if that is what you mean.`;
   }
+  const taken =
+    runAs.template && runAs.map ? mapTakesTemplated(runAs.template, runAs.map) : undefined;
+  if (taken) {
+    return `site "${site.id}" maps ${taken.user} to "${taken.account}" in runAs.map, the account runAs.template gives ${taken.other}; give each their own, or set runAs.shared: true if that is what you mean.`;
+  }
   if (runAs.template && !runAs.template.includes('{username}') && !runAs.command) {
     return `site "${site.id}" maps every user to the account "${runAs.template}" (runAs.template has no {username}); set runAs.shared: true if that is what you mean.`;
   }
@@ -120,6 +127,24 @@ export class AccountHolders {
     }
     return undefined;
   }
+}
+
+/**
+ * A table entry whose account is what the template gives another user (map {alice: ilk-bob}
+ * with template ilk-{username}: bob, unlisted, gets ilk-bob too).
+ */
+function mapTakesTemplated(
+  template: string,
+  map: Record<string, string>
+): { user: string; account: string; other: string } | undefined {
+  const parts = template.split('{username}').map(p => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  if (parts.length < 2) return undefined;
+  const pattern = new RegExp(`^${parts[0]}(.+?)${parts.slice(1).join('\\1')}$`);
+  for (const [user, account] of Object.entries(map)) {
+    const other = pattern.exec(account)?.[1];
+    if (other !== undefined && other !== user && !(other in map)) return { user, account, other };
+  }
+  return undefined;
 }
 
 /** The uid and gid a pod asks to run as, when that is not this process's own account. */

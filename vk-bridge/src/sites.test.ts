@@ -132,6 +132,52 @@ const bad: { name: string; mutate: (s: ReturnType<typeof good>) => unknown; fiel
     name: 'interlink without url',
     mutate: s => ({ ...s, driver: 'interlink' }),
     field: /field interlink\.url/
+  },
+  {
+    name: 'runAs with nothing to map by',
+    mutate: s => ({ ...s, runAs: {} }),
+    field: /field runAs: needs template \("\{username\}"\), map or command; or shared: true/
+  },
+  {
+    name: 'runAs command beside a template',
+    mutate: s => ({ ...s, runAs: { command: ['/usr/local/sbin/map'], template: '{username}' } }),
+    field: /field runAs\.command: answers for every user: leave template and map out/
+  },
+  {
+    name: 'runAs command as one string',
+    mutate: s => ({ ...s, runAs: { command: '/usr/local/sbin/map {username}' } }),
+    field: /field runAs\.command: must be a non-empty list of strings/
+  },
+  {
+    name: 'runAs template with a misspelt placeholder',
+    mutate: s => ({ ...s, runAs: { template: 'hpc-{user}' } }),
+    field:
+      /field runAs\.template: \{user\} is not known: \{username\} \(the hub user's name\) is the only one/
+  },
+  {
+    name: 'runAs command with a misspelt placeholder',
+    mutate: s => ({ ...s, runAs: { command: ['/usr/local/sbin/map', '{name}'] } }),
+    field: /field runAs\.command\[1\]: \{name\} is not known/
+  },
+  {
+    name: 'runAs template that cannot give an account name',
+    mutate: s => ({ ...s, runAs: { template: '{username}@hpc' } }),
+    field: /field runAs\.template: "\{username\}@hpc" cannot give a Unix account name/
+  },
+  {
+    name: 'runAs map to something not an account name',
+    mutate: s => ({ ...s, runAs: { map: { alice: '../root' } } }),
+    field: /field runAs\.map\.alice: "\.\.\/root" is not a Unix account name/
+  },
+  {
+    name: 'runAs map to a number',
+    mutate: s => ({ ...s, runAs: { map: { alice: 1001 } } }),
+    field: /field runAs\.map\.alice: must be an account name/
+  },
+  {
+    name: 'runAs shared not a boolean',
+    mutate: s => ({ ...s, runAs: { shared: 'yes' } }),
+    field: /field runAs\.shared: must be true or false/
   }
 ];
 

@@ -9,6 +9,7 @@ import {
   schemaProblems,
   SiteConfig as SiteSchema
 } from '@jupyterlab-interlink/contract/site-config';
+import { ACCOUNT_NAME, ACCOUNT_NAME_RULE } from './accounts.js';
 import { memoryBytes } from './pod.js';
 import { ANNOTATIONS, PLUGIN_ANNOTATION_PREFIXES } from './types.js';
 import type { ProfileConfig, SiteConfig } from './types.js';
@@ -113,6 +114,28 @@ function ruleProblems(
     }
     if (command && (template || map)) {
       bad('runAs.command', 'answers for every user: leave template and map out');
+    }
+    // A misspelt placeholder would map every user to one account named like the typo.
+    const unknown = (text: string) => /\{(?!username\})[^}]*\}/.exec(text)?.[0];
+    const placeholder = (field: string, text: string) => {
+      const typo = unknown(text);
+      if (typo)
+        bad(field, `${typo} is not known: {username} (the hub user's name) is the only one`);
+      return !typo;
+    };
+    if (template && placeholder('runAs.template', template)) {
+      if (!ACCOUNT_NAME.test(template.replaceAll('{username}', 'a'))) {
+        bad(
+          'runAs.template',
+          `"${template}" cannot give a Unix account name (${ACCOUNT_NAME_RULE})`
+        );
+      }
+    }
+    (command ?? []).forEach((arg, i) => placeholder(`runAs.command[${i}]`, arg));
+    for (const [user, account] of Object.entries(map ?? {})) {
+      if (!ACCOUNT_NAME.test(account)) {
+        bad(`runAs.map.${user}`, `"${account}" is not a Unix account name (${ACCOUNT_NAME_RULE})`);
+      }
     }
   }
   if (wellFormed('environments')) {
