@@ -389,7 +389,12 @@ test("slurm: each user's job runs as their own account; neither reads the other'
       }
     )
   );
-  for (const job of jobs) await driver.create(job.bundle);
+  for (const job of jobs) {
+    // A site's pre-exec runs in the batch script's own environment: the account's login.
+    job.bundle.pod.metadata!.annotations!['slurm-job.vk.io/pre-exec'] =
+      'echo "pre-exec as $USER in $HOME"';
+    await driver.create(job.bundle);
+  }
   const secretOf = (sessionId: string): string => {
     const walk = (d: string): string[] =>
       readdirSync(d, { withFileTypes: true }).flatMap(e =>
@@ -418,6 +423,7 @@ test("slurm: each user's job runs as their own account; neither reads the other'
       `uid ${account.uid}\n`
     );
     assert.match(out, new RegExp(`uid ${account.uid}\n`));
+    assert.match(out, new RegExp(`pre-exec as ${account.name} in ${account.home}\n`));
     const secret = secretOf(job.spec.sessionId);
     assert.equal(statSync(secret).uid, account.uid);
     assert.equal(runAs(account, ['cat', secret]).status, 0);

@@ -61,6 +61,20 @@ export interface SlurmCallStats {
 const PASS_ENV = ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TZ', 'USER', 'LOGNAME', 'SLURM_CONF'];
 const SQUEUE_FORMAT = '%i|%t|%r|%S';
 
+/**
+ * HOME, USER and LOGNAME as a login to the job's account has them, from the pod (pod.ts sets
+ * them on its containers): the batch script runs in sbatch's environment before the containers'
+ * own, and a site's pre-exec (`module load`, `~/.bashrc`) looks there.
+ */
+function loginEnv(pod: V1Pod): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const e of pod.spec?.containers[0]?.env ?? []) {
+    if (LOGIN_ENV.includes(e.name) && e.value !== undefined) env[e.name] = e.value;
+  }
+  return env;
+}
+const LOGIN_ENV = ['HOME', 'USER', 'LOGNAME'];
+
 interface SlurmSession extends PolledSession {
   dir: string;
   jobId?: string;
@@ -91,12 +105,17 @@ export class SlurmDriver extends PollingDriver<SlurmSession> {
     this.env = { ...env, ...options.env };
   }
 
-  private run(cmd: string, args: string[], cwd?: string): Promise<Exec> {
+  private run(
+    cmd: string,
+    args: string[],
+    cwd?: string,
+    env?: Record<string, string>
+  ): Promise<Exec> {
     return new Promise(resolve => {
       execFile(
         cmd,
         args,
-        { env: this.env, cwd, timeout: 30000, maxBuffer: 64 * 1024 * 1024 },
+        { env: { ...this.env, ...env }, cwd, timeout: 30000, maxBuffer: 64 * 1024 * 1024 },
         (err, stdout, stderr) => {
           const code = err ? (typeof err.code === 'number' ? err.code : 127) : 0;
           resolve({
@@ -178,7 +197,8 @@ export class SlurmDriver extends PollingDriver<SlurmSession> {
     }
     this.stats.sbatch++;
     const command = runAs ? asAccount(submit, runAs) : submit;
-    const out = await this.run(command[0], command.slice(1), dir);
+    // sbatch hands its environment to the batch script: the account's, not the service's.
+    const out = await this.run(command[0], command.slice(1), dir, runAs && loginEnv(bundle.pod));
     if (out.code !== 0) {
       await rm(dir, { recursive: true, force: true });
       throw new DriverError(
