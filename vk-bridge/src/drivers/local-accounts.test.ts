@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalDriver } from './local.js';
@@ -59,7 +60,11 @@ test('local: a job runs as its account, its files are its own, and the folder ab
   }
 });
 
-/** Runs this file's child part as `account`: a local driver in a service that is not root. */
+/**
+ * Runs this file's child part as `account`: a local driver in a service that is not root. The
+ * child loads its modules as root and only then becomes `account`, so the test does not depend
+ * on the checkout being readable by other accounts (a fresh clone sits in a private folder).
+ */
 function serviceAs(account: TestAccount, jobAccount: TestAccount | undefined): string {
   const state = mkdtempSync(join(scratch, 'service-'));
   chownSync(state, account.uid, account.gid);
@@ -69,6 +74,10 @@ function serviceAs(account: TestAccount, jobAccount: TestAccount | undefined): s
     `
 import { LocalDriver } from ${JSON.stringify(new URL('./local.js', import.meta.url).href)};
 import { launch, testSite, waitForStatus } from ${JSON.stringify(new URL('../testing/fixtures.js', import.meta.url).href)};
+process.setgroups([${account.gid}]);
+process.setgid(${account.gid});
+process.setuid(${account.uid});
+process.env.HOME = ${JSON.stringify(account.home)};
 const site = testSite();
 const driver = new LocalDriver(site, { stateDir: ${JSON.stringify(join(state, 'jobs'))} });
 await driver.start();
@@ -87,9 +96,9 @@ process.exit(0);
 `
   );
   chmodSync(script, 0o644);
-  const r = runAs(account, [process.execPath, script]);
-  assert.equal(r.status, 0, r.output);
-  return r.output.trim();
+  const r = spawnSync(process.execPath, [script], { encoding: 'utf8', cwd: state });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  return r.stdout.trim();
 }
 
 test('local: a service that is not root refuses a job for another account, saying why', () => {
