@@ -2,18 +2,22 @@
 
 Standalone it starts and supervises the Node service and serves it at `{base_url}interlink/` on
 JupyterLab's own origin (frontdoor.py). Under JupyterHub (JUPYTERHUB_SERVICE_PREFIX set: a
-single-user server) the service is the hub's, started by the hub: this server only tells the
-front end where it is. Either way the front end reads page config `interlinkBaseUrl`.
+single-user server) the service is the hub's, started by the hub. On a hub whose users share its
+origin the front end goes to the service's path there directly; on a hub with subdomains
+(JUPYTERHUB_HOST set) it would be another origin, so this server fronts the hub's service on its
+own (hubservice.py). Either way the front end reads page config `interlinkBaseUrl`.
 """
 
 import asyncio
 import os
+from urllib.parse import urlsplit
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Unicode, default
 
 from . import __version__, frontdoor
+from .hubservice import HubService
 from .service import NodeMissing, NodeService, find_node
 
 
@@ -23,6 +27,14 @@ def hub_service_url(environ=os.environ):
     if explicit:
         return explicit
     return url_path_join(environ.get("JUPYTERHUB_BASE_URL", "/"), "services/interlink/")
+
+
+def hub_has_subdomains(environ=os.environ):
+    """Each user's server on an origin of its own (`c.JupyterHub.subdomain_host`): the hub then
+    gives this server a public URL on another host than its own."""
+    server = urlsplit(environ.get("JUPYTERHUB_PUBLIC_URL", ""))
+    hub = urlsplit(environ.get("JUPYTERHUB_PUBLIC_HUB_URL", ""))
+    return bool(server.netloc and hub.netloc and server.netloc != hub.netloc)
 
 
 class InterlinkExtension(ExtensionApp):
@@ -57,7 +69,7 @@ class InterlinkExtension(ExtensionApp):
     def initialize_settings(self):
         self.under_hub = bool(os.environ.get("JUPYTERHUB_SERVICE_PREFIX"))
         base_url = self.serverapp.base_url
-        if self.under_hub:
+        if self.under_hub and not hub_has_subdomains():
             interlink_url = hub_service_url()
             self.log.info("interLink: under JupyterHub; the front end uses the hub's service at %s",
                           interlink_url)
@@ -68,6 +80,8 @@ class InterlinkExtension(ExtensionApp):
 
     def initialize_handlers(self):
         if self.under_hub:
+            if hub_has_subdomains():
+                self._front_hub_service()
             return
         try:
             node, version = find_node(self.node or None)
@@ -85,6 +99,26 @@ class InterlinkExtension(ExtensionApp):
             log=self.log,
         )
         self.handlers.extend(frontdoor.handlers("/", service=self.service))
+
+    def _front_hub_service(self):
+        url = os.environ.get("JUPYTERLAB_INTERLINK_SERVICE_URL")
+        token = os.environ.get("JUPYTERHUB_API_TOKEN")
+        if not url or not token:
+            missing = "JUPYTERLAB_INTERLINK_SERVICE_URL" if not url else "JUPYTERHUB_API_TOKEN"
+            message = (f"{missing} is not set: on a hub with subdomains this server fronts the "
+                       "interLink service, and configure_interlink (jupyterlab_interlink.hub) "
+                       "tells it where the service is.")
+            self.log.error("interLink: %s", message)
+            self.handlers.extend(frontdoor.handlers("/", unavailable=message))
+            return
+        try:
+            service = HubService(url, token)
+        except ValueError as err:
+            self.log.error("interLink: %s", err)
+            self.handlers.extend(frontdoor.handlers("/", unavailable=str(err)))
+            return
+        self.log.info("interLink: a hub with subdomains; fronting its service at %s", url)
+        self.handlers.extend(frontdoor.handlers("/", service=service))
 
     async def _start_jupyter_server_extension(self, serverapp):
         if self.service is None:

@@ -15,9 +15,11 @@ session's secret, not with a Jupyter identity, so it is passed on untouched.
 
 import asyncio
 import json
+import ssl
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from jupyter_server.base.handlers import APIHandler
+from jupyter_server.utils import url_path_join
 from tornado import httpclient, web
 from tornado.httputil import HTTPHeaders
 from tornado.iostream import SSLIOStream, StreamClosedError
@@ -30,6 +32,9 @@ HOP_BY_HOP = {
     "transfer-encoding", "upgrade", "content-length",
 }
 CREDENTIALS = {"authorization", "cookie"}
+# What names the browser's page: jupyter_server has checked it (APIHandler.prepare refuses a
+# foreign Origin), and a service on another host would compare it with its own name.
+BROWSER_ORIGIN = {"host", "origin", "referer"}
 _client = None
 
 
@@ -103,13 +108,20 @@ class ServiceProxy(APIHandler):
             lower = name.lower()
             if self.authenticate and lower in CREDENTIALS:
                 continue
+            if not self.service.passes_host and lower in BROWSER_ORIGIN:
+                continue
             headers.add(name, value)
         if self.authenticate:
             headers["Authorization"] = f"token {self.service.secret}"
+        if not self.service.passes_host:
+            headers["Host"] = self.service.netloc
         return headers
 
     def _service_uri(self):
-        return _without_token(self.request.uri) if self.authenticate else self.request.uri
+        uri = _without_token(self.request.uri) if self.authenticate else self.request.uri
+        # This route's prefix becomes the service's own (the same path standalone).
+        prefix = url_path_join(self.base_url, "interlink")
+        return self.service.base_path + uri[len(prefix):]
 
     async def get(self, *args):
         if not await self._authenticated():
@@ -219,7 +231,12 @@ class ServiceProxy(APIHandler):
         else:
             client = None
         try:
-            upstream = await TCPClient().connect(self.service.host, self.service.port)
+            upstream = await TCPClient().connect(
+                self.service.host,
+                self.service.port,
+                # tornado names the host to TLS itself (SNI and the certificate check).
+                ssl_options=ssl.create_default_context() if self.service.url.startswith("https:") else None,
+            )
         except OSError:
             if client is not None:
                 client.close()
@@ -261,12 +278,12 @@ async def _splice(a, b):
 
 def handlers(base_url, service=None, unavailable=None):
     """The routes under `{base_url}interlink/`: forwarded, or a 503 saying why they cannot be."""
-    from jupyter_server.utils import url_path_join
-
     prefix = url_path_join(base_url, "interlink")
     if service is None:
         return [(prefix + r"(/.*)?", ServiceUnavailable, {"message": unavailable})]
-    return [
-        (prefix + r"(/tunnel(?:/.*)?)", ServiceProxy, {"service": service, "authenticate": False}),
-        (prefix + r"(/.*)?", ServiceProxy, {"service": service}),
-    ]
+    routes = [(prefix + r"(/.*)?", ServiceProxy, {"service": service})]
+    if service.passes_host:
+        # Agents dial a standalone service here; a hub's service has its own public door.
+        tunnel = {"service": service, "authenticate": False}
+        routes.insert(0, (prefix + r"(/tunnel(?:/.*)?)", ServiceProxy, tunnel))
+    return routes

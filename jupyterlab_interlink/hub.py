@@ -113,8 +113,30 @@ def configure_interlink(c: Any, sites: Iterable[dict[str, Any]] | str, **options
 
     # The single-user server is the stock jupyterhub-singleuser with this package installed; its
     # server extension looks for the service at <hub base>/services/interlink/ unless told here.
+    base_url = _configured(c.JupyterHub, "base_url", "/") or "/"
+    prefix = f"{base_url.rstrip('/')}/services/{name}/"
+    env = dict(_configured(c.Spawner, "environment", {}))
     if name != DEFAULT_NAME:
-        base_url = _configured(c.JupyterHub, "base_url", "/") or "/"
-        env = dict(_configured(c.Spawner, "environment", {}))
-        env.setdefault("JUPYTERLAB_INTERLINK_URL", f"{base_url.rstrip('/')}/services/{name}/")
-        c.Spawner.environment = env
+        env.setdefault("JUPYTERLAB_INTERLINK_URL", prefix)
+    # With subdomain_host every user's server has an origin of its own and the service another:
+    # the server's extension then fronts the service on the user's origin (frontdoor.py),
+    # reaching it here, signed in with the server's own API token.
+    env.setdefault("JUPYTERLAB_INTERLINK_SERVICE_URL", service["url"] + prefix)
+    c.Spawner.environment = env
+    c.Spawner.server_token_scopes = _with_scope(
+        _configured(c.Spawner, "server_token_scopes", None), f"access:services!service={name}"
+    )
+
+
+# The hub's `server` role: what a single-user server's token holds when nothing else is said.
+SERVER_ROLE_SCOPES = ["users:activity!user", "access:servers!server"]
+
+
+def _with_scope(scopes: Any, scope: str) -> Any:
+    """`Spawner.server_token_scopes` as the admin set it (a list, a callable, or unset: the
+    hub's server role) plus `scope`; the hub grants a server's token only what its user holds."""
+    if callable(scopes):
+        def server_token_scopes(spawner: Any) -> list[str]:
+            return [*scopes(spawner), scope]
+        return server_token_scopes
+    return [*(SERVER_ROLE_SCOPES if scopes is None else scopes), scope]

@@ -73,6 +73,9 @@ class NodeService:
     authenticated the user itself (see frontdoor.py); users never see that secret.
     """
 
+    #: Its host policy knows JupyterLab's names: it sees the browser's Host and Origin.
+    passes_host = True
+
     #: Restarts within this window count towards giving up (a crash loop is logged, not hidden).
     RESTART_WINDOW = 60.0
     MAX_RESTARTS = 5

@@ -52,9 +52,9 @@ export default defineConfig({
   },
   projects: [
     // The standalone product: `jupyter lab` with the wheel (this config's webServer).
-    { name: 'standalone', testIgnore: ['**/hub.spec.ts'] },
-    // The JupyterHub suite starts its own hub; it only borrows this config's browser.
-    { name: 'hub', testMatch: ['**/hub.spec.ts'] }
+    { name: 'standalone', testIgnore: ['**/hub*.spec.ts'] },
+    // The JupyterHub suites start their own hubs; they only borrow this config's browser.
+    { name: 'hub', testMatch: ['**/hub*.spec.ts'] }
   ],
   webServer: {
     command: server.command,

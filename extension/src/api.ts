@@ -1,5 +1,6 @@
 import { PageConfig, URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
+import { sessionPath } from '@jupyterlab-interlink/contract';
 import type {
   CreateSessionRequest,
   ErrorBody,
@@ -18,6 +19,14 @@ export function apiBase(): string {
     base = '/' + base;
   }
   return base.endsWith('/') ? base : base + '/';
+}
+
+/**
+ * Where the browser reaches a session's remote server: under the base it reaches the service
+ * at, which is not the service's own path when a single-user server fronts it (`session.url`).
+ */
+export function sessionUrl(session: Pick<Session, 'id'>, base: string = apiBase()): string {
+  return sessionPath(base, session.id);
 }
 
 /** An API answer that was not 2xx, with the server's `{error, message, field?}` when it sent one. */
@@ -139,7 +148,7 @@ export class InterlinkApi {
 
   /** Server settings for the remote Jupyter server of a session, through its tunnel. */
   remoteSettings(session: Session): ServerConnection.ISettings {
-    const path = session.url.startsWith('/') ? session.url : '/' + session.url;
+    const path = sessionUrl(session, this.base);
     const { protocol, host, origin } = window.location;
     return ServerConnection.makeSettings({
       baseUrl: origin + path,

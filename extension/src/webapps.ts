@@ -9,6 +9,7 @@ import { ILauncher } from '@jupyterlab/launcher';
 import { TranslationBundle } from '@jupyterlab/translation';
 import { launchIcon } from '@jupyterlab/ui-components';
 import { IDisposable } from '@lumino/disposable';
+import { sessionUrl } from './api';
 import { CommandIds } from './commands';
 import { placeLabel } from './format';
 import { IInterlink } from './model';
@@ -47,7 +48,7 @@ export function registerWebApps(
     execute: args => {
       const session = sessionOf(args);
       if (session) {
-        window.open(portUrl(session.url, Number(args.port)), '_blank', 'noopener');
+        window.open(portUrl(sessionUrl(session), Number(args.port)), '_blank', 'noopener');
       }
     }
   });

@@ -48,6 +48,11 @@ export interface HubAuthOptions {
   prefix: string;
   /** The hub's base URL, e.g. / */
   hubBase: string;
+  /**
+   * The hub's public scheme and host where it differs from this service's (a hub with
+   * subdomains: the service is at `interlink--service.<domain>`), else ''.
+   */
+  hubHost?: string;
   /** Scopes of which a token needs one to use this service. */
   accessScopes: string[];
   logger: Logger;
@@ -88,6 +93,7 @@ export class HubAuthenticator implements Authenticator {
       callbackUrl: need('JUPYTERHUB_OAUTH_CALLBACK_URL'),
       prefix,
       hubBase: process.env.JUPYTERHUB_BASE_URL ?? '/',
+      hubHost: process.env.JUPYTERHUB_HOST ?? '',
       accessScopes,
       logger
     });
@@ -148,7 +154,8 @@ export class HubAuthenticator implements Authenticator {
       });
     }
     // A GET (the extension's first call, or a browser tab) goes through the hub's OAuth flow and
-    // comes back here with the cookie; fetch follows these same-origin redirects by itself.
+    // comes back here with the cookie; fetch follows these same-origin redirects by itself. On a
+    // hub with subdomains the hub is on another host (only a browser tab goes there).
     const state = randomBytes(16).toString('base64url');
     const next = req.url ?? this.options.prefix;
     const authorize = new URL(
@@ -160,7 +167,7 @@ export class HubAuthenticator implements Authenticator {
     authorize.searchParams.set('response_type', 'code');
     authorize.searchParams.set('state', state);
     res.writeHead(302, {
-      location: `${authorize.pathname}${authorize.search}`,
+      location: `${(this.options.hubHost ?? '').replace(/\/+$/, '')}${authorize.pathname}${authorize.search}`,
       'set-cookie': this.cookie(
         req,
         `${STATE_COOKIE}-${state}`,

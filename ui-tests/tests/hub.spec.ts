@@ -5,63 +5,15 @@
  * way), Run on the local site, and a notebook's remote kernel runs code through the service's
  * cookie-authenticated WebSockets.
  *
- * The hub is started here (proxy-server/dist/testing/jupyterhub.js, so `npm run build` first),
- * not by the config's webServer, and stopped after the tests.
+ * The hub is started here (../hub.ts), not by the config's webServer, and stopped after the tests.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { expect, test } from '@playwright/test';
-import { repoRoot } from '../frontdoor';
+import { useHub } from '../hub';
 import { expectKernel, newNotebook, openSites, run, shot } from '../helpers';
 
-const HARNESS = join(repoRoot, 'proxy-server', 'dist', 'testing', 'jupyterhub.js');
-// No skip: a missing hub, proxy or build fails the suite (scripts/test.sh installs them all).
-if (!existsSync(HARNESS)) throw new Error(`${HARNESS} is missing: run \`npm run build\` first`);
 test.describe.configure({ mode: 'serial' });
-
-let hubProcess: ChildProcess | undefined;
-let hub: { url: string; password: string };
-let hubLog = '';
-
-test.beforeAll(async () => {
-  test.info().setTimeout(120_000);
-  hubProcess = spawn(process.execPath, [HARNESS], {
-    cwd: repoRoot,
-    // stdin stays open: the harness stops the hub when it closes, so even a killed test run
-    // leaves nothing behind.
-    stdio: ['pipe', 'pipe', 'pipe']
-  });
-  hubProcess.stderr!.on('data', (chunk: Buffer) => {
-    hubLog += chunk.toString();
-  });
-  const lines = createInterface({ input: hubProcess.stdout! });
-  hub = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no hub within 100 s:\n${hubLog}`)), 100_000);
-    lines.once('line', line => {
-      clearTimeout(timer);
-      resolve(JSON.parse(line));
-    });
-    hubProcess!.once('exit', code => {
-      clearTimeout(timer);
-      reject(new Error(`the hub harness exited with ${code}:\n${hubLog.slice(-4000)}`));
-    });
-  });
-});
-
-test.afterAll(async () => {
-  const testInfo = test.info();
-  testInfo.setTimeout(40_000);
-  if (hubProcess && hubProcess.exitCode === null) {
-    const exited = new Promise(r => hubProcess!.once('exit', r));
-    hubProcess.stdin!.end();
-    await Promise.race([exited, new Promise(r => setTimeout(r, 30_000).unref())]);
-    if (hubProcess.exitCode === null) hubProcess.kill('SIGKILL');
-  }
-  await writeFile(testInfo.outputPath('hub.log'), hubLog);
-});
+const hub = useHub();
 
 test('alice logs in to the hub, runs on the local site and uses the remote kernel', async ({
   page

@@ -11,6 +11,7 @@ import {
   timeLine,
   usageLine
 } from '../format';
+import { sessionUrl } from '../api';
 import { IInterlink } from '../model';
 import { IPanelActions } from './actions';
 import { LogTail } from './LogTail';
@@ -123,7 +124,7 @@ export function SessionCard({
           {session.ports.map(port => (
             <a
               key={port}
-              href={portUrl(session.url, port)}
+              href={portUrl(sessionUrl(session), port)}
               target="_blank"
               rel="noopener noreferrer"
               data-testid={`interlink-port-${port}`}

@@ -39,6 +39,11 @@ export interface HubOptions {
    * configuration the hub must refuse (see `exited`).
    */
   wait?: 'service' | 'none';
+  /**
+   * Serve every user, and the service, on an origin of its own: `c.JupyterHub.subdomain_host`
+   * on `hub.localhost` (browsers resolve every `*.localhost` name to loopback by themselves).
+   */
+  subdomains?: boolean;
   /** Bound on each start-up wait. */
   timeoutMs?: number;
   /** Called with everything the hub, its proxy and the service write. */
@@ -46,10 +51,15 @@ export interface HubOptions {
 }
 
 export interface RunningHub {
-  /** http://127.0.0.1:PORT, the hub's public address (configurable-http-proxy). */
+  /**
+   * http://127.0.0.1:PORT, the hub's public address (configurable-http-proxy); with
+   * `subdomains`, http://hub.localhost:PORT, for browsers only.
+   */
   url: string;
   /** /services/interlink */
   base: string;
+  /** The hub's REST API on its own port (http://127.0.0.1:PORT/hub/api), for Node callers. */
+  api: string;
   password: string;
   /** A token of the `operator` service (admin scopes). */
   adminToken: string;
@@ -114,6 +124,7 @@ c.JupyterHub.ip = '127.0.0.1'
 c.JupyterHub.port = ${port}
 c.JupyterHub.hub_ip = '127.0.0.1'
 c.JupyterHub.hub_port = ${hubPort}
+${options.subdomains ? `c.JupyterHub.subdomain_host = 'http://hub.localhost:${port}'` : ''}
 c.JupyterHub.db_url = 'sqlite:///' + json.loads(${py(join(dir, 'jupyterhub.sqlite'))})
 c.JupyterHub.cookie_secret_file = json.loads(${py(join(dir, 'cookie_secret'))})
 c.ConfigurableHTTPProxy.api_url = 'http://127.0.0.1:${proxyApiPort}'
@@ -134,7 +145,7 @@ c.JupyterHub.load_groups = json.loads(${py(groups)})
 c.JupyterHub.services = [{'name': 'operator', 'api_token': json.loads(${py(adminToken)})}]
 c.JupyterHub.load_roles = [{
     'name': 'operator',
-    'scopes': ['admin:users', 'admin:servers', 'admin:groups', 'tokens', 'read:roles'],
+    'scopes': ['admin:users', 'admin:servers', 'admin:groups', 'tokens', 'read:roles', 'shares'],
     'services': ['operator'],
 }]
 configure_interlink(
@@ -169,10 +180,11 @@ configure_interlink(
   hub.stderr?.on('data', collect);
   const exited = new Promise<number | null>(r => hub.once('exit', code => r(code)));
 
-  const url = `http://127.0.0.1:${port}`;
+  const url = `http://${options.subdomains ? 'hub.localhost' : '127.0.0.1'}:${port}`;
   const running: RunningHub = {
     url,
     base: '/services/interlink',
+    api: `http://127.0.0.1:${hubPort}/hub/api`,
     password,
     adminToken,
     dir,
@@ -180,7 +192,7 @@ configure_interlink(
     exited,
     output: () => output,
     async userToken(user, scopes) {
-      const res = await fetch(`${url}/hub/api/users/${user}/tokens`, {
+      const res = await fetch(`${running.api}/users/${user}/tokens`, {
         method: 'POST',
         headers: { authorization: `token ${adminToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ note: 'interlink tests', expires_in: 3600, scopes })
@@ -217,14 +229,15 @@ configure_interlink(
 
   if (options.wait === 'none') return running;
   try {
+    // By their own ports: Node does not resolve the `*.localhost` names browsers do.
     await waitFor(
-      `${url}/hub/health`,
+      `http://127.0.0.1:${hubPort}/hub/health`,
       () => hub.exitCode === null,
       timeoutMs,
       () => output
     );
     await waitFor(
-      `${url}/services/interlink/healthz`,
+      `http://127.0.0.1:${servicePort}/services/interlink/healthz`,
       () => hub.exitCode === null,
       timeoutMs,
       () => output
@@ -258,14 +271,22 @@ async function waitFor(
   );
 }
 
-// As a command: a hub for the Playwright tests, alice in the "physics" group.
+// As a command: a hub for the Playwright tests, alice in the "physics" group; `--subdomains`
+// serves each user on an origin of its own.
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const hub = await startHub({
     groups: { physics: ['alice'] },
+    subdomains: process.argv.includes('--subdomains'),
     onOutput: text => process.stderr.write(text)
   });
   process.stdout.write(
-    JSON.stringify({ url: hub.url, password: hub.password, dir: hub.dir }) + '\n'
+    JSON.stringify({
+      url: hub.url,
+      password: hub.password,
+      dir: hub.dir,
+      api: hub.api,
+      adminToken: hub.adminToken
+    }) + '\n'
   );
   let stopping = false;
   const stop = async () => {

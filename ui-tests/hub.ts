@@ -1,0 +1,79 @@
+/**
+ * A real JupyterHub for a spec file (proxy-server/dist/testing/jupyterhub.js, so `npm run build`
+ * first): started before its tests, stopped after them, its log kept with the results.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { test } from '@playwright/test';
+import { repoRoot } from './frontdoor';
+
+const HARNESS = join(repoRoot, 'proxy-server', 'dist', 'testing', 'jupyterhub.js');
+
+export interface TestHub {
+  /** The hub's public URL, as a browser opens it. */
+  url: string;
+  password: string;
+  /** The hub's REST API on its own port, for the test's own calls. */
+  api: string;
+  /** A token with admin scopes (users, servers, tokens). */
+  adminToken: string;
+}
+
+/**
+ * Declares the spec file's hub: the returned object is filled in before its first test.
+ * `args` go to the harness (`--subdomains`).
+ */
+export function useHub(args: string[] = []): TestHub {
+  // No skip: a missing hub, proxy or build fails the suite (scripts/test.sh installs them all).
+  if (!existsSync(HARNESS)) throw new Error(`${HARNESS} is missing: run \`npm run build\` first`);
+  const hub: TestHub = { url: '', password: '', api: '', adminToken: '' };
+  let hubProcess: ChildProcess | undefined;
+  let hubLog = '';
+
+  test.beforeAll(async () => {
+    test.info().setTimeout(120_000);
+    hubProcess = spawn(process.execPath, [HARNESS, ...args], {
+      cwd: repoRoot,
+      // stdin stays open: the harness stops the hub when it closes, so even a killed test run
+      // leaves nothing behind.
+      stdio: ['pipe', 'pipe', 'pipe']
+    });
+    hubProcess.stderr!.on('data', (chunk: Buffer) => {
+      hubLog += chunk.toString();
+    });
+    const lines = createInterface({ input: hubProcess.stdout! });
+    Object.assign(
+      hub,
+      await new Promise<TestHub>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`no hub within 100 s:\n${hubLog}`)),
+          100_000
+        );
+        lines.once('line', line => {
+          clearTimeout(timer);
+          resolve(JSON.parse(line));
+        });
+        hubProcess!.once('exit', code => {
+          clearTimeout(timer);
+          reject(new Error(`the hub harness exited with ${code}:\n${hubLog.slice(-4000)}`));
+        });
+      })
+    );
+  });
+
+  test.afterAll(async () => {
+    const testInfo = test.info();
+    testInfo.setTimeout(40_000);
+    if (hubProcess && hubProcess.exitCode === null) {
+      const exited = new Promise(r => hubProcess!.once('exit', r));
+      hubProcess.stdin!.end();
+      await Promise.race([exited, new Promise(r => setTimeout(r, 30_000).unref())]);
+      if (hubProcess.exitCode === null) hubProcess.kill('SIGKILL');
+    }
+    await writeFile(testInfo.outputPath('hub.log'), hubLog);
+  });
+  return hub;
+}
