@@ -1,15 +1,16 @@
 /**
  * Remote files: a ready session's own files in a file browser of their own (its remote server's
  * contents, through the tunnel); a file opened there is edited and saved on the remote side, and
- * the browser goes when the session does. On the local site the remote side is this machine, so
- * the test reads what was saved straight from the disk.
+ * the browser goes when the session does. On the local site (and the local Slurm's jobs) the remote
+ * side is this machine, so the test reads what was saved straight from the disk.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '../fixtures';
-import { notebookDir } from '../frontdoor';
+import { notebookDir, slurm } from '../frontdoor';
 import { openSites, runOn, shot, launchesSessions } from '../helpers';
 
 launchesSessions();
@@ -55,52 +56,68 @@ test('a session’s files open, edit and save through its own file browser, whic
   await expect(browser).toHaveCount(0, { timeout: 30_000 });
 });
 
-test('a large file copies to a session (through a tunnel cut) and back, byte for byte, with progress', async ({
-  lab: page,
-  tmpPath
-}) => {
-  const panel = await openSites(page);
-  const { card, id } = await runOn(panel, 'local', 'small');
-  await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
-  // 64 MiB of random bytes in the folder the file browser shows.
-  const name = `big-${randomBytes(4).toString('hex')}.bin`;
-  const original = randomBytes(64 * 2 ** 20);
-  const hash = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(join(notebookDir, tmpPath, name), original);
-  await page.sidebar.openTab('filebrowser');
-  await page.filebrowser.refresh();
+// The local site, and the Slurm site where the session is a Slurm job (its agent dials back
+// from the job when the tunnel is cut).
+// The remote side's folder is on this machine: JupyterLab's for the local site, the job's home
+// for a Slurm job (as on a cluster, where it starts in the user's home).
+const copySites = [
+  { site: 'local', profile: 'small', title: 'the local site', remoteRoot: notebookDir },
+  ...(slurm
+    ? [{ site: 'leonardo', profile: 'a100-1', title: 'a Slurm job', remoteRoot: homedir() }]
+    : [])
+];
 
-  // JupyterLab's files → the session's (its root).
-  await page
-    .locator('#filebrowser .jp-DirListing-item', { hasText: name })
-    .click({ button: 'right' });
-  await page.getByRole('menuitem', { name: 'Copy to a Remote Session…' }).click();
-  // Progress shows; a quarter of the way, the tunnel is cut: the Node service behind
-  // JupyterLab dies (JupyterLab starts it again, the agent dials back).
-  const progress = page.locator('.Toastify__toast', { hasText: `Copying ${name} to` });
-  await expect(progress).toContainText(/: (1[6-9]|[2-5]\d)\.\d of 64\.0 MiB/, { timeout: 60_000 });
-  const service = execFileSync('pgrep', ['-f', 'jupyterlab_interlink/node/cli.js'], {
-    encoding: 'utf8'
-  })
-    .trim()
-    .split('\n');
-  for (const pid of service) process.kill(Number(pid), 'SIGKILL');
-  await expect(page.locator('.Toastify__toast', { hasText: `Copied ${name} to` })).toBeVisible({
-    timeout: 120_000
+for (const { site, profile, title, remoteRoot } of copySites) {
+  test(`a large file copies to ${title} (through a tunnel cut) and back, byte for byte, with progress`, async ({
+    lab: page,
+    tmpPath
+  }) => {
+    test.setTimeout(240_000);
+    const panel = await openSites(page);
+    const { card, id } = await runOn(panel, site, profile);
+    await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+    // 64 MiB of random bytes in the folder the file browser shows.
+    const name = `big-${randomBytes(4).toString('hex')}.bin`;
+    const original = randomBytes(64 * 2 ** 20);
+    const hash = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(join(notebookDir, tmpPath, name), original);
+    await page.sidebar.openTab('filebrowser');
+    await page.filebrowser.refresh();
+
+    // JupyterLab's files → the session's (its root).
+    await page
+      .locator('#filebrowser .jp-DirListing-item', { hasText: name })
+      .click({ button: 'right' });
+    await page.getByRole('menuitem', { name: 'Copy to a Remote Session…' }).click();
+    // Progress shows; a quarter of the way, the tunnel is cut: the Node service behind
+    // JupyterLab dies (JupyterLab starts it again, the agent dials back).
+    const progress = page.locator('.Toastify__toast', { hasText: `Copying ${name} to` });
+    await expect(progress).toContainText(/: (1[6-9]|[2-5]\d)\.\d of 64\.0 MiB/, {
+      timeout: 60_000
+    });
+    const service = execFileSync('pgrep', ['-f', 'jupyterlab_interlink/node/cli.js'], {
+      encoding: 'utf8'
+    })
+      .trim()
+      .split('\n');
+    for (const pid of service) process.kill(Number(pid), 'SIGKILL');
+    await expect(page.locator('.Toastify__toast', { hasText: `Copied ${name} to` })).toBeVisible({
+      timeout: 120_000
+    });
+    expect(hash(readFileSync(join(remoteRoot, name)))).toBe(hash(original));
+
+    // …and back, from the session's file browser into JupyterLab's (the original gone first).
+    rmSync(join(notebookDir, tmpPath, name));
+    await page.filebrowser.refresh();
+    await openSites(page);
+    await card.getByTestId('interlink-files').click();
+    const remote = page.getByTestId(`interlink-files-${id}`);
+    await remote.locator('.jp-DirListing-item', { hasText: name }).click({ button: 'right' });
+    await page.getByRole('menuitem', { name: "Copy to JupyterLab's Files" }).click();
+    await expect(
+      page.locator('.Toastify__toast', { hasText: `Copied ${name} to ${tmpPath}` })
+    ).toBeVisible({ timeout: 120_000 });
+    expect(hash(readFileSync(join(notebookDir, tmpPath, name)))).toBe(hash(original));
+    rmSync(join(remoteRoot, name));
   });
-  expect(hash(readFileSync(join(notebookDir, name)))).toBe(hash(original));
-
-  // …and back, from the session's file browser into JupyterLab's (the original gone first).
-  rmSync(join(notebookDir, tmpPath, name));
-  await page.filebrowser.refresh();
-  await openSites(page);
-  await card.getByTestId('interlink-files').click();
-  const remote = page.getByTestId(`interlink-files-${id}`);
-  await remote.locator('.jp-DirListing-item', { hasText: name }).click({ button: 'right' });
-  await page.getByRole('menuitem', { name: "Copy to JupyterLab's Files" }).click();
-  await expect(
-    page.locator('.Toastify__toast', { hasText: `Copied ${name} to ${tmpPath}` })
-  ).toBeVisible({ timeout: 120_000 });
-  expect(hash(readFileSync(join(notebookDir, tmpPath, name)))).toBe(hash(original));
-  rmSync(join(notebookDir, name));
-});
+}
