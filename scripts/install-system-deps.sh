@@ -2,10 +2,11 @@
 # Installs the Debian packages the demo and the tests use: Debian's Jupyter server stack and
 # ipykernel (the real parts behind JupyterLab), Chromium for Playwright, JupyterHub, a single-node
 # Slurm with munge, OpenSSH (the bench's baseline), bubblewrap (optional isolation), openssl
-# (certificates for the https tests of interLink) and etcd (kube-apiserver's store).
+# (certificates for the https tests of interLink), etcd (kube-apiserver's store) and libfaketime
+# (the idle test moves the server's clock).
 # Idempotent: packages already present are not fetched again.
 set -euo pipefail
-want=(python3-venv python3-jupyter-server python3-jupyterlab-server python3-ipykernel chromium
+want=(python3-venv python3-jupyter-server python3-jupyterlab-server python3-ipykernel chromium libfaketime
       jupyterhub slurm-wlm munge openssh-client openssh-server bubblewrap curl openssl etcd-server)
 if [ "${1:-}" = "--demo" ]; then want=(python3-venv python3-jupyter-server python3-jupyterlab-server python3-ipykernel slurm-wlm munge bubblewrap); fi
 missing=()

@@ -11,6 +11,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { serverClockEnv, serverClockFile } from './clock';
 
 export const repoRoot = resolve(__dirname, '..');
 
@@ -37,6 +38,8 @@ export const port = Number(env.UI_TESTS_PORT);
 export const token = '';
 export const notebookDir = env.UI_TESTS_NOTEBOOK_DIR;
 export const baseURL = `http://127.0.0.1:${port}`;
+/** The server's clock (./clock.ts): tests that move time write here. */
+export const serverClock = serverClockFile(notebookDir);
 
 /**
  * With Slurm installed (`scripts/install-system-deps.sh`), the service also offers
@@ -50,6 +53,8 @@ export const server = {
   command: [
     ...(slurm ? ['bash scripts/slurm-local.sh start >&2 &&'] : []),
     `${env.UI_TESTS_VENV}/bin/jupyter lab`,
+    // The Node service on the tests' clock (./clock.ts).
+    `--InterlinkExtension.node=${join(repoRoot, 'ui-tests', 'node-on-test-clock')}`,
     '--config ui-tests/jupyter_server_test_config.py'
   ].join(' '),
   ready: `${baseURL}/interlink/healthz`,
@@ -57,6 +62,7 @@ export const server = {
   env: {
     ...(env as Record<string, string>),
     INTERLINK_SITES: join(repoRoot, 'ui-tests', slurm ? 'sites-slurm.yaml' : 'sites.yaml'),
+    ...serverClockEnv(serverClock),
     // Jobs find a stand-in nvidia-smi first (ui-tests/bin): the usage line shows a GPU.
     PATH: `${join(repoRoot, 'ui-tests', 'bin')}:${env.PATH}`
   }
