@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { test } from '@playwright/test';
+import { test, type Page } from '@playwright/test';
 import { repoRoot } from './frontdoor';
 
 const HARNESS = join(repoRoot, 'proxy-server', 'dist', 'testing', 'jupyterhub.js');
@@ -76,4 +76,28 @@ export function useHub(args: string[] = []): TestHub {
     await writeFile(testInfo.outputPath('hub.log'), hubLog);
   });
   return hub;
+}
+
+/**
+ * Signs `user` in on the hub's login page; the hub spawns their server and sends the browser on
+ * to its JupyterLab (at `lab`, a URL pattern), which this waits for until it has restored.
+ * `beforeSubmit` runs with the form filled in (a screenshot of it).
+ */
+export async function signInToLab(
+  page: Page,
+  hub: TestHub,
+  user: string,
+  lab: string | RegExp,
+  beforeSubmit?: () => Promise<void>
+): Promise<void> {
+  await page.goto(`${hub.url}/hub/login`);
+  await page.locator('#username_input').fill(user);
+  await page.locator('#password_input').fill(hub.password);
+  await beforeSubmit?.();
+  await page.locator('#login_submit').click();
+  await page.waitForURL(lab, { timeout: 120_000 });
+  await page.waitForFunction(() => {
+    const app = (window as unknown as { jupyterapp?: { restored: Promise<void> } }).jupyterapp;
+    return app ? app.restored.then(() => true) : false;
+  });
 }

@@ -13,7 +13,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { expect, test, type Page } from '@playwright/test';
-import { useHub } from '../hub';
+import { signInToLab, useHub } from '../hub';
 import { cardId, expectKernel, newNotebook, openSites, run, sessionCards, shot } from '../helpers';
 
 test.describe.configure({ mode: 'serial' });
@@ -150,16 +150,8 @@ test('on a hub with subdomains, alice runs a remote kernel and a page of bob can
   });
   page.on('websocket', ws => sockets.push(ws.url()));
   try {
-    await page.goto(`${hub.url}/hub/login`);
-    await page.locator('#username_input').fill('alice');
-    await page.locator('#password_input').fill(hub.password);
-    await page.locator('#login_submit').click();
     // Her server, on her own origin.
-    await page.waitForURL(`${alice}/user/alice/lab**`, { timeout: 120_000 });
-    await page.waitForFunction(() => {
-      const app = (window as unknown as { jupyterapp?: { restored: Promise<void> } }).jupyterapp;
-      return app ? app.restored.then(() => true) : false;
-    });
+    await signInToLab(page, hub, 'alice', `${alice}/user/alice/lab**`);
 
     const panel = await openSites(page);
     const site = panel.getByTestId('interlink-site-local');

@@ -9,7 +9,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { expect, test } from '@playwright/test';
-import { useHub } from '../hub';
+import { signInToLab, useHub } from '../hub';
 import { expectKernel, newNotebook, openSites, run, shot } from '../helpers';
 
 test.describe.configure({ mode: 'serial' });
@@ -34,19 +34,10 @@ test('alice logs in to the hub, runs on the local site and uses the remote kerne
   );
 
   try {
-    await page.goto(`${hub.url}/hub/login`);
-    await page.locator('#username_input').fill('alice');
-    await page.locator('#password_input').fill(hub.password);
-    await shot(page, testInfo, 'hub-login');
-    await page.locator('#login_submit').click();
-
     // The hub spawns the single-user server and sends the browser on to its JupyterLab.
-    await page.waitForURL(/\/user\/alice\/lab/, { timeout: 120_000 });
-    await page.locator('#jp-main-dock-panel').waitFor({ state: 'attached', timeout: 60_000 });
-    await page.waitForFunction(() => {
-      const app = (window as unknown as { jupyterapp?: { restored: Promise<void> } }).jupyterapp;
-      return app ? app.restored.then(() => true) : false;
-    });
+    await signInToLab(page, hub, 'alice', /\/user\/alice\/lab/, () =>
+      shot(page, testInfo, 'hub-login')
+    );
     // The page config carries what JupyterLab's hub plugins need.
     expect(
       await page.evaluate(() => {
