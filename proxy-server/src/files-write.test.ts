@@ -9,11 +9,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import http from 'node:http';
+import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '@jupyterlab-interlink/contract';
 import { startLocalProxy, type LocalProxy, type TestUser } from './testing/local-proxy.js';
 import { readEvents, waitForEvent } from './testing/events.js';
+import { FileWriter } from './agent/files-write.js';
 
 interface Answer {
   status: number;
@@ -143,5 +145,55 @@ describe('raw writes into a session’s files', () => {
     const post = await put('alice', 'owned.bin?offset=100', randomBytes(10), 'POST');
     assert.equal(post.status, 405);
     assert.deepEqual(disk('owned.bin'), bytes);
+  });
+});
+
+describe('the agent’s write route on its own', () => {
+  let dir: string;
+  let server: http2.Http2Server;
+  let client: http2.ClientHttp2Session;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'interlink-agent-write-'));
+    mkdirSync(join(dir, 'root', 'a'), { recursive: true });
+    const writer = new FileWriter(join(dir, 'root'));
+    server = http2.createServer();
+    server.on('stream', (stream, headers) => void writer.handle(stream, headers));
+    await new Promise<void>(r => server.listen(0, '127.0.0.1', r));
+    client = http2.connect(`http://127.0.0.1:${(server.address() as { port: number }).port}`);
+  });
+  after(async () => {
+    client?.close();
+    await new Promise(r => server?.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A stream with `:path` exactly as given, as the proxy's would arrive. */
+  const write = (path: string) =>
+    new Promise<Answer>((resolve, reject) => {
+      const stream = client.request({ ':method': 'PUT', ':path': path });
+      let status = 0;
+      let text = '';
+      stream.on('response', h => (status = Number(h[':status'])));
+      stream.on('data', (c: Buffer) => (text += c.toString()));
+      stream.on('end', () => resolve({ status, body: JSON.parse(text) }));
+      stream.on('error', reject);
+      stream.end('escaped');
+    });
+
+  it('refuses `..` and `.` itself, whatever reached it, and writes nothing outside', async () => {
+    for (const path of [
+      '/.interlink/files-write/../escape.bin?offset=0',
+      '/.interlink/files-write/a/../../escape.bin?offset=0',
+      '/.interlink/files-write/a/%2E%2E/%2E%2E/escape.bin?offset=0',
+      '/.interlink/files-write/./escape.bin?offset=0'
+    ]) {
+      const refused = await write(path);
+      assert.equal(refused.status, 400, `${path}: ${JSON.stringify(refused)}`);
+      assert.equal(refused.body.field, 'path');
+    }
+    assert.equal(existsSync(join(dir, 'escape.bin')), false);
+    assert.equal((await write('/.interlink/files-write/a/in.bin?offset=0')).status, 200);
+    assert.equal(readFileSync(join(dir, 'root', 'a', 'in.bin'), 'utf8'), 'escaped');
   });
 });

@@ -105,9 +105,10 @@ export class FileWriter {
     if (!this.root) {
       throw new Refusal(404, { error: 'not_found', message: 'this agent serves no files' });
     }
-    const url = new URL(String(headers[':path']), 'http://agent');
-    const parts = pathParts(url.pathname.slice(FILES_WRITE_PATH.length));
-    const offset = parseOffset(url.searchParams.get('offset'));
+    // Taken apart by hand: a URL parser would resolve `..` before the parts are checked.
+    const [pathname, query = ''] = String(headers[':path']).split(/\?(.*)/s);
+    const parts = pathParts(pathname.slice(FILES_WRITE_PATH.length));
+    const offset = parseOffset(new URLSearchParams(query).get('offset'));
     if (typeof offset === 'string') throw new Refusal(400, invalidOffset(offset));
     const shown = parts.join('/');
     const root = await realpath(this.root);
