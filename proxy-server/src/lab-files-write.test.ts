@@ -1,7 +1,8 @@
 // `PUT {lab}/interlink/files-write/<path>?offset=N` of the server extension (the wheel in the
 // project's .venv, a real `jupyter lab`): where copies from a session land in JupyterLab's own
 // files. The same rules as a session's agent (files-write.test.ts), checked by jupyter_server's
-// own sign-in and authorizer before a byte is written.
+// own sign-in and authorizer before a byte is written. And the other way, a session's
+// `files-write/` through the same lab's front door, its body streamed to the Node service.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import {
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startLab, type Lab } from './testing/jupyter-lab.js';
+import { readySession, startLab, type Lab } from './testing/jupyter-lab.js';
 
 // jupyter_server's authorizer, as a site may configure it: no contents writes under read-only/.
 const READ_ONLY_AUTHORIZER = `
@@ -42,7 +43,11 @@ describe("raw writes into JupyterLab's own files", () => {
   let lab: Lab;
 
   /** A request on the path exactly as given (a URL string would have its `..` resolved first). */
-  const send = (rawPath: string, body: Buffer, init: { method?: string; token?: string } = {}) =>
+  const send = (
+    rawPath: string,
+    body: Buffer,
+    init: { method?: string; token?: string; prefix?: string } = {}
+  ) =>
     new Promise<Answer>((resolve, reject) => {
       const token = init.token ?? lab.token;
       const { hostname, port } = new URL(lab.url);
@@ -50,7 +55,7 @@ describe("raw writes into JupyterLab's own files", () => {
         {
           hostname,
           port,
-          path: `/interlink/files-write/${rawPath}`,
+          path: `${init.prefix ?? '/interlink/'}files-write/${rawPath}`,
           method: init.method ?? 'PUT',
           // A refused write's connection is closed with its body unread: never reuse one.
           agent: false,
@@ -165,5 +170,27 @@ describe("raw writes into JupyterLab's own files", () => {
     const readOnly = await send('read-only/x.bin?offset=0', randomBytes(10));
     assert.equal(readOnly.status, 403);
     assert.equal(existsSync(path.join(root, 'read-only', 'x.bin')), false);
+  });
+
+  it("passes a session's writes on through the front door as they arrive, its answers too", async () => {
+    // The local site's session serves JupyterLab's root: the file lands there.
+    const session = await readySession(lab);
+    const prefix = session.url;
+    const bytes = randomBytes(40 * 2 ** 20);
+    assert.deepEqual(await send('through.bin?offset=0', bytes, { prefix }), {
+      status: 200,
+      body: { size: bytes.length }
+    });
+    assert.deepEqual(disk('through.bin'), bytes);
+    const refused = await send('through.bin?offset=5', randomBytes(10), { prefix });
+    assert.equal(refused.status, 409);
+    assert.equal(refused.body.size, bytes.length);
+    const nobody = await send('stranger.bin?offset=0', randomBytes(10), { prefix, token: '' });
+    assert.equal(nobody.status, 403);
+    assert.equal(existsSync(path.join(root, 'stranger.bin')), false);
+    const get = await send('through.bin?offset=0', Buffer.alloc(0), { prefix, method: 'GET' });
+    assert.equal(get.status, 405);
+    assert.deepEqual(disk('through.bin'), bytes);
+    assert.equal((await lab.api('DELETE', `/api/sessions/${session.id}`)).status, 200);
   });
 });
