@@ -252,6 +252,7 @@ class StreamingServiceProxy(ServiceProxy):
 
     SUPPORTED_METHODS = ("PUT",)
     _upstream = None
+    _body_end = None  # set in prepare, once who calls is settled
 
     async def prepare(self):
         await super().prepare()
@@ -282,7 +283,7 @@ class StreamingServiceProxy(ServiceProxy):
             pass
 
     def _end_body(self):
-        if not self._body_end.done():
+        if self._body_end is not None and not self._body_end.done():
             self._body_end.set_result(None)
 
     async def put(self, *args):
