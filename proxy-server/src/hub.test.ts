@@ -191,6 +191,14 @@ describe('under a real JupyterHub', () => {
     assert.equal((await fetch(`${server}api/kernels`, auth(bob))).status, 403);
     assert.equal((await fetch(server, auth(bob))).status, 403);
     assert.equal((await fetch(`${server}api/status`, auth(alice))).status, 200);
+    // A file copy's raw write into her files (files-write-route.ts): hers only.
+    const write = (token: string) =>
+      fetch(
+        `${server}files-write/hub-copy.txt?offset=0`,
+        auth(token, { method: 'PUT', body: 'copied' })
+      );
+    assert.equal((await write(bob)).status, 403);
+    assert.deepEqual(await (await write(alice)).json(), { size: 6 });
 
     const ws = `${server.replace(/^http/, 'ws')}api/kernels/${kernelId}/channels`;
     assert.equal(await upgradeStatus(ws, { authorization: `token ${bob}` }), 403);
