@@ -1,35 +1,44 @@
 // A file copied between JupyterLab and a session's remote server the way the extension's
 // "Copy to a Remote Session…" / "Copy to JupyterLab's Files" do it (extension/src/filecopy.ts:
-// chunks read by byte range of `files/`, written through the contents API as base64 chunks),
-// through the standalone path (`jupyter lab` with the wheel, its Node service, the tunnel, the
-// agent, the session's jupyter_server), against a plain download of the same file through the
-// same tunnel, alternating, in one run; sha256 checked after every copy.
-// Usage: node bench/drive-copy.mjs [--mib 100] [--runs 3]
+// chunks read by byte range of `files/`, written raw at their offset to `files-write/`, see
+// contract/src/files-write.ts), through the standalone path (`jupyter lab` with the wheel, its
+// Node service, the tunnel, the agent, the session's jupyter_server), against a plain download
+// of the same file through the same tunnel, alternating, in one run; sha256 checked after every
+// copy. Usage: node bench/drive-copy.mjs [--mib 100] [--runs 3] [--chunk-mib 8]
 import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { filesWriteUrl } from '../contract/dist/index.js';
 import filecopy from '../extension/dist/filecopy.js';
 import { readySession, startLab } from '../proxy-server/dist/testing/jupyter-lab.js';
 import { fmt, median } from './tunnel-support/common.mjs';
 
-const { copyFile } = filecopy;
+const { copyFile, CHUNK_BYTES } = filecopy;
 const { fetch, performance } = globalThis;
 const { values: args } = parseArgs({
-  options: { mib: { type: 'string', default: '100' }, runs: { type: 'string', default: '3' } }
+  options: {
+    mib: { type: 'string', default: '100' },
+    runs: { type: 'string', default: '3' },
+    'chunk-mib': { type: 'string', default: String(CHUNK_BYTES / 2 ** 20) }
+  }
 });
 const MIB = Number(args.mib);
 const RUNS = Number(args.runs);
+const chunkBytes = Number(args['chunk-mib']) * 2 ** 20;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'interlink-bench-drive-'));
 const root = path.join(dir, 'lab');
 const lab = await startLab(root);
-const headers = { authorization: `token ${lab.token}`, 'content-type': 'application/json' };
+const headers = { authorization: `token ${lab.token}` };
 
-/** A server's file, read by range and written in chunks, as the extension's endpoints do. */
-const endpoint = (base, file) => ({
+/**
+ * A server's file, read by range and written raw at an offset to `{writes}files-write/`, as the
+ * extension's endpoints do.
+ */
+const endpoint = (base, writes, file) => ({
   size: async () => {
     const r = await fetch(`${base}api/contents/${file}?content=0`, { headers });
     if (r.status === 404) return undefined;
@@ -43,18 +52,13 @@ const endpoint = (base, file) => ({
     if (r.status !== 206) throw new Error(`read ${file}: ${r.status}`);
     return new Uint8Array(await r.arrayBuffer());
   },
-  write: async (data, chunk) => {
-    const r = await fetch(`${base}api/contents/${file}`, {
+  write: async (data, offset) => {
+    const r = await fetch(filesWriteUrl(writes, file, offset), {
       method: 'PUT',
-      headers,
-      body: JSON.stringify({
-        type: 'file',
-        format: 'base64',
-        content: Buffer.from(data).toString('base64'),
-        chunk
-      })
+      headers: { ...headers, 'content-type': 'application/octet-stream' },
+      body: data
     });
-    if (!r.ok) throw new Error(`write ${file}: ${r.status}`);
+    if (!r.ok) throw new Error(`write ${file}: ${r.status} ${await r.text()}`);
   }
 });
 
@@ -62,6 +66,8 @@ try {
   const session = await readySession(lab);
   const local = `${lab.url}/`;
   const remote = `${lab.url}${session.url}`;
+  // JupyterLab's own files take raw writes at the server extension's route.
+  const writesLocal = `${lab.url}/interlink/`;
   // The local site's remote server serves JupyterLab's root too: the copy goes to another name.
   const bytes = randomBytes(MIB * 2 ** 20);
   const want = createHash('sha256').update(bytes).digest('hex');
@@ -75,10 +81,18 @@ try {
     if (createHash('sha256').update(downloaded).digest('hex') !== want) throw new Error('download');
 
     t = performance.now();
-    await copyFile(endpoint(local, 'source.bin'), endpoint(remote, 'copy.bin'));
+    await copyFile(
+      endpoint(local, writesLocal, 'source.bin'),
+      endpoint(remote, remote, 'copy.bin'),
+      {
+        chunkBytes
+      }
+    );
     rates.toRemote.push(MIB / ((performance.now() - t) / 1000));
     t = performance.now();
-    await copyFile(endpoint(remote, 'copy.bin'), endpoint(local, 'back.bin'));
+    await copyFile(endpoint(remote, remote, 'copy.bin'), endpoint(local, writesLocal, 'back.bin'), {
+      chunkBytes
+    });
     rates.back.push(MIB / ((performance.now() - t) / 1000));
     for (const name of ['copy.bin', 'back.bin']) {
       const hash = createHash('sha256')
@@ -92,14 +106,17 @@ try {
   }
   const m = key => median(rates[key]);
   console.log(
-    `\n${MIB} MiB through the standalone path, ${RUNS} alternating runs, medians (MiB/s)`
+    `\n${MIB} MiB through the standalone path, ${chunkBytes / 2 ** 20} MiB chunks, ${RUNS} alternating runs, medians (MiB/s)`
   );
   console.log(
-    '| download through the tunnel | copy to the session | copy back | copy / download |'
+    '| download through the tunnel | copy to the session | copy back | to the session / download | back / download |'
   );
-  console.log('| --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- |');
   console.log(
-    `| ${fmt(m('download'))} | ${fmt(m('toRemote'))} | ${fmt(m('back'))} | ${fmt(Math.min(m('toRemote'), m('back')) / m('download'))} |`
+    `| ${fmt(m('download'))} | ${fmt(m('toRemote'))} | ${fmt(m('back'))} | ${fmt(m('toRemote') / m('download'))} | ${fmt(m('back') / m('download'))} |`
+  );
+  console.log(
+    `runs: download ${rates.download.map(r => fmt(r, 0)).join(', ')}; to the session ${rates.toRemote.map(r => fmt(r, 0)).join(', ')}; back ${rates.back.map(r => fmt(r, 0)).join(', ')}`
   );
   await lab.api('DELETE', `/api/sessions/${session.id}`);
 } finally {

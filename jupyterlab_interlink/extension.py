@@ -16,7 +16,7 @@ from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from traitlets import Unicode, default
 
-from . import __version__, frontdoor
+from . import __version__, fileswrite, frontdoor
 from .hubservice import HubService
 from .service import NodeMissing, NodeService, find_node
 
@@ -79,6 +79,8 @@ class InterlinkExtension(ExtensionApp):
         page_config["interlinkBaseUrl"] = interlink_url
 
     def initialize_handlers(self):
+        # JupyterLab's own files, under a hub too: where copies from a session land.
+        self.handlers.extend(fileswrite.handlers())
         if self.under_hub:
             if hub_has_subdomains():
                 self._front_hub_service()

@@ -293,4 +293,5 @@ export * from './session-id.js';
 export * from './agent-env.js';
 export * from './ports.js';
 export * from './usage.js';
+export * from './files-write.js';
 import type { NodeUsage } from './usage.js';

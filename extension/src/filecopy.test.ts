@@ -10,18 +10,27 @@ function source(bytes: Uint8Array): CopySource {
   };
 }
 
-/** A destination as jupyter_server's chunked save keeps it; `fail` decides each write's fate. */
-function target(fail: (index: number, call: number) => 'ok' | 'before' | 'after' = () => 'ok') {
-  let file: Uint8Array | undefined;
+type Fate = 'ok' | 'before' | 'half' | 'after';
+
+/**
+ * A destination as the write routes keep it (offset 0 creates, any other offset must be the
+ * size); `fail` decides each write's fate: lost before it arrived, cut after half of it was
+ * written, or written with its answer lost.
+ */
+function target(fail: (offset: number, call: number) => Fate = () => 'ok') {
+  let file: Buffer | undefined;
   let calls = 0;
   const writes: number[] = [];
   const t: CopyTarget = {
     size: async () => file?.length,
-    write: async (data, index) => {
-      const fate = fail(index, ++calls);
+    write: async (data, offset) => {
+      const fate = fail(offset, ++calls);
       if (fate === 'before') throw new Error('tunnel cut before the chunk arrived');
-      writes.push(index);
-      file = index === 1 ? data : Buffer.concat([file ?? new Uint8Array(), data]);
+      if (offset !== 0 && offset !== file?.length) throw new Error(`409: size ${file?.length}`);
+      writes.push(offset);
+      const landed = fate === 'half' ? data.subarray(0, data.length / 2) : data;
+      file = Buffer.concat([offset === 0 ? Buffer.alloc(0) : file!, landed]);
+      if (fate === 'half') throw new Error('tunnel cut in the middle of the chunk');
       if (fate === 'after') throw new Error('tunnel cut before the answer arrived');
     }
   };
@@ -31,7 +40,7 @@ function target(fail: (index: number, call: number) => 'ok' | 'before' | 'after'
 const noWait = { sleep: async () => {}, chunkBytes: 1000 };
 
 describe('copyFile', () => {
-  it('copies byte for byte in chunks 1, 2, …, -1, with progress to the end', async () => {
+  it('copies byte for byte, each chunk at its offset, with progress to the end', async () => {
     const bytes = randomBytes(3500);
     const dst = target();
     const progress: number[] = [];
@@ -40,28 +49,45 @@ describe('copyFile', () => {
       onProgress: copied => progress.push(copied)
     });
     assert.deepEqual(Buffer.from(dst.file()!), bytes);
-    assert.deepEqual(dst.writes, [1, 2, 3, -1]);
+    assert.deepEqual(dst.writes, [0, 1000, 2000, 3000]);
     assert.deepEqual(progress, [0, 1000, 2000, 3000, 3500]);
   });
 
   it('sends a chunk again when it was lost on the way', async () => {
     const bytes = randomBytes(3500);
-    const dst = target((index, call) => (index === 2 && call === 2 ? 'before' : 'ok'));
+    const dst = target((offset, call) => (offset === 1000 && call === 2 ? 'before' : 'ok'));
     await copyFile(source(bytes), dst.t, noWait);
     assert.deepEqual(Buffer.from(dst.file()!), bytes);
+    assert.deepEqual(dst.writes, [0, 1000, 2000, 3000]);
+  });
+
+  it('sends the first chunk again whatever the file holds: it makes the file anew', async () => {
+    const bytes = randomBytes(3500);
+    const dst = target((offset, call) => (call === 1 ? 'half' : 'ok'));
+    await copyFile(source(bytes), dst.t, noWait);
+    assert.deepEqual(Buffer.from(dst.file()!), bytes);
+    assert.deepEqual(dst.writes, [0, 0, 1000, 2000, 3000]);
+  });
+
+  it('goes on from where a write cut in the middle ended, no byte twice', async () => {
+    const bytes = randomBytes(3500);
+    const dst = target((offset, call) => (offset === 2000 && call === 3 ? 'half' : 'ok'));
+    await copyFile(source(bytes), dst.t, noWait);
+    assert.deepEqual(Buffer.from(dst.file()!), bytes);
+    assert.deepEqual(dst.writes, [0, 1000, 2000, 2500, 3000]);
   });
 
   it('does not send again a chunk that landed but whose answer was lost', async () => {
     const bytes = randomBytes(3500);
-    const dst = target((index, call) => (index === 3 && call === 3 ? 'after' : 'ok'));
+    const dst = target((offset, call) => (offset === 2000 && call === 3 ? 'after' : 'ok'));
     await copyFile(source(bytes), dst.t, noWait);
     assert.deepEqual(Buffer.from(dst.file()!), bytes, 'no chunk twice');
-    assert.deepEqual(dst.writes, [1, 2, 3, -1]);
+    assert.deepEqual(dst.writes, [0, 1000, 2000, 3000]);
   });
 
   it('asks the destination again, not sends again, while it cannot say what landed', async () => {
     const bytes = randomBytes(3500);
-    const dst = target((index, call) => (index === 3 && call === 3 ? 'after' : 'ok'));
+    const dst = target((offset, call) => (offset === 2000 && call === 3 ? 'after' : 'ok'));
     const size = dst.t.size;
     let asked = 0;
     // Away for a while after the cut: the first two questions go unanswered.
@@ -94,6 +120,16 @@ describe('copyFile', () => {
     await assert.rejects(
       copyFile(source(randomBytes(10)), dst.t, { ...noWait, attempts: 3 }),
       /tunnel cut/
+    );
+  });
+
+  it('stops, saying so, when the destination holds what the copy did not write', async () => {
+    const dst = target((offset, call) => (call === 2 ? 'before' : 'ok'));
+    // Someone else emptied the file meanwhile.
+    dst.t.size = async () => 10;
+    await assert.rejects(
+      copyFile(source(randomBytes(3500)), dst.t, noWait),
+      /the copy holds 10 bytes where 1000 to 2000 were expected/
     );
   });
 

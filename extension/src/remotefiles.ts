@@ -10,6 +10,7 @@ import { FileBrowser, IDefaultFileBrowser, IFileBrowserFactory } from '@jupyterl
 import { Notification, InputDialog } from '@jupyterlab/apputils';
 import { PathExt, URLExt } from '@jupyterlab/coreutils';
 import { Drive, ServerConnection } from '@jupyterlab/services';
+import { filesWriteUrl } from '@jupyterlab-interlink/contract';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { CommandIds } from './commands';
 import { copyFile, type CopySource, type CopyTarget } from './filecopy';
@@ -48,24 +49,25 @@ function serverSource(settings: ServerConnection.ISettings, path: string): CopyS
   };
 }
 
-/** A file on a Jupyter server, written in chunks through its contents API. */
-function serverTarget(settings: ServerConnection.ISettings, path: string): CopyTarget {
+/**
+ * A file on a Jupyter server, written as raw bytes at their offset to `{writes}files-write/…`
+ * (contract/src/files-write.ts); its size from the contents API.
+ */
+function serverTarget(
+  settings: ServerConnection.ISettings,
+  writes: string,
+  path: string
+): CopyTarget {
   return {
     size: () => stat(settings, path),
-    write: async (data, chunk) => {
-      const url = URLExt.join(settings.baseUrl, 'api/contents', URLExt.encodeParts(path));
+    write: async (data, offset) => {
       const response = await ServerConnection.makeRequest(
-        url,
+        filesWriteUrl(writes, path, offset),
         {
           method: 'PUT',
-          body: JSON.stringify({
-            type: 'file',
-            format: 'base64',
-            name: PathExt.basename(path),
-            path,
-            content: base64(data),
-            chunk
-          })
+          // A read's bytes: a fetched ArrayBuffer, never a shared one.
+          body: data as Uint8Array<ArrayBuffer>,
+          headers: { 'Content-Type': 'application/octet-stream' }
         },
         settings
       );
@@ -91,14 +93,6 @@ async function stat(
     throw new Error(`${path}: HTTP ${response.status}`);
   }
   return ((await response.json()) as { size?: number }).size ?? 0;
-}
-
-function base64(data: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < data.length; i += 0x8000) {
-    text += String.fromCharCode(...data.subarray(i, i + 0x8000));
-  }
-  return btoa(text);
 }
 
 export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
@@ -187,10 +181,13 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    /** Copies with a notification that shows how far it got, and what went wrong if it did. */
+    /**
+     * Copies with a notification that shows how far it got, and what went wrong if it did.
+     * `to.writes`: where its server takes raw writes (see serverTarget).
+     */
     const copyWithProgress = async (
       from: { settings: ServerConnection.ISettings; path: string },
-      to: { settings: ServerConnection.ISettings; path: string },
+      to: { settings: ServerConnection.ISettings; writes: string; path: string },
       where: string
     ): Promise<void> => {
       const name = PathExt.basename(from.path);
@@ -199,20 +196,24 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
         progress: 0
       });
       try {
-        await copyFile(serverSource(from.settings, from.path), serverTarget(to.settings, to.path), {
-          onProgress: (copied, total) =>
-            Notification.update({
-              id,
-              message: trans.__(
-                'Copying %1 to %2: %3 of %4 MiB',
-                name,
-                where,
-                (copied / 2 ** 20).toFixed(1),
-                (total / 2 ** 20).toFixed(1)
-              ),
-              progress: total ? copied / total : 1
-            })
-        });
+        await copyFile(
+          serverSource(from.settings, from.path),
+          serverTarget(to.settings, to.writes, to.path),
+          {
+            onProgress: (copied, total) =>
+              Notification.update({
+                id,
+                message: trans.__(
+                  'Copying %1 to %2: %3 of %4 MiB',
+                  name,
+                  where,
+                  (copied / 2 ** 20).toFixed(1),
+                  (total / 2 ** 20).toFixed(1)
+                ),
+                progress: total ? copied / total : 1
+              })
+          }
+        );
         Notification.update({
           id,
           type: 'success',
@@ -280,7 +281,11 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
         }
         await copyWithProgress(
           { settings: app.serviceManager.serverSettings, path: file.path },
-          { settings: backend.serverSettings, path: PathExt.basename(file.path) },
+          {
+            settings: backend.serverSettings,
+            writes: backend.serverSettings.baseUrl,
+            path: PathExt.basename(file.path)
+          },
           placeLabel(interlink.site(session.site), session)
         );
         browsers.get(sessionId)?.model.refresh();
@@ -303,6 +308,8 @@ export const remoteFilesPlugin: JupyterFrontEndPlugin<void> = {
           { settings: backend.serverSettings, path: file.path },
           {
             settings: app.serviceManager.serverSettings,
+            // The server extension's route (jupyterlab_interlink/fileswrite.py).
+            writes: URLExt.join(app.serviceManager.serverSettings.baseUrl, 'interlink/'),
             path: PathExt.join(here, PathExt.basename(file.path))
           },
           here ? here : trans.__("JupyterLab's files")

@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '@jupyterlab-interlink/contract';
@@ -191,6 +191,14 @@ describe('under a real JupyterHub', () => {
     assert.equal((await fetch(`${server}api/kernels`, auth(bob))).status, 403);
     assert.equal((await fetch(server, auth(bob))).status, 403);
     assert.equal((await fetch(`${server}api/status`, auth(alice))).status, 200);
+    // A file copy's raw write into her files (files-write-route.ts): hers only.
+    const write = (token: string) =>
+      fetch(
+        `${server}files-write/hub-copy.txt?offset=0`,
+        auth(token, { method: 'PUT', body: 'copied' })
+      );
+    assert.equal((await write(bob)).status, 403);
+    assert.deepEqual(await (await write(alice)).json(), { size: 6 });
 
     const ws = `${server.replace(/^http/, 'ws')}api/kernels/${kernelId}/channels`;
     assert.equal(await upgradeStatus(ws, { authorization: `token ${bob}` }), 403);
@@ -337,6 +345,34 @@ describe('under a real JupyterHub', () => {
       `jupyterhub-session-id=${bob.jar.get('jupyterhub-session-id')}`
     );
     assert.equal(twoIds.status, 302);
+  });
+
+  it('writes a copy into alice’s own single-user server’s files, for her only', async () => {
+    // The server extension's route (fileswrite.py) is there under a hub too.
+    const admin = { authorization: `token ${hub.adminToken}` };
+    const started = await fetch(`${hub.url}/hub/api/users/alice/server`, {
+      method: 'POST',
+      headers: admin
+    });
+    assert.ok([201, 202].includes(started.status), await started.text());
+    // Ready once her server itself answers at /user/alice/ (the hub's proxy routes it there).
+    for (const deadline = Date.now() + 60_000; ; await new Promise(r => setTimeout(r, 300))) {
+      const status = await fetch(`${hub.url}/user/alice/api/status`, auth(alice));
+      if (status.ok && /json/.test(status.headers.get('content-type') ?? '')) break;
+      assert.ok(Date.now() < deadline, `alice's server does not answer: ${status.status}`);
+    }
+    const write = (token: string) =>
+      fetch(
+        `${hub.url}/user/alice/interlink/files-write/from-a-session.txt?offset=0`,
+        auth(token, { method: 'PUT', body: 'copied back' })
+      );
+    const refused = await write(bob);
+    assert.equal(refused.status, 403);
+    assert.doesNotMatch(await refused.text(), /"size"/);
+    assert.deepEqual(await (await write(alice)).json(), { size: 11 });
+    const home = join(hub.dir, 'home', 'alice');
+    assert.equal(await readFile(join(home, 'from-a-session.txt'), 'utf8'), 'copied back');
+    await fetch(`${hub.url}/hub/api/users/alice/server`, { method: 'DELETE', headers: admin });
   });
 
   it('stops alice’s session at her request', async () => {

@@ -3,6 +3,7 @@
  *   {base}/api/…            REST API of the extension (sites, sessions, logs, events)
  *   {base}/sessions/{id}/…  the session's remote Jupyter server, HTTP and WebSocket, owner only
  *   {base}/sessions/{id}/ports/{port}/…  a web app on a port the launch declared (ports-route.ts)
+ *   {base}/sessions/{id}/files-write/…  a raw write into the session's files (files-write-route.ts)
  *   {base}/tunnel           where agents in remote jobs dial in
  *   {base}/metrics, /healthz
  *   anything else           standalone only: the local Jupyter server behind this front door
@@ -29,6 +30,7 @@ import { QUERY_TOKEN_REFUSED, queryTokenAccepted } from './query-token.js';
 import { guardRemoteResponse, isServiceWorkerScript } from './response-policy.js';
 import { routeName } from './route-names.js';
 import { portRedirect, portRefusal } from './ports-route.js';
+import { filesWriteRoute } from './files-write-route.js';
 import type { UsageWatch } from './usage-watch.js';
 
 export interface ProxyServerOptions {
@@ -304,7 +306,12 @@ export function createProxyHttpServer(options: ProxyServerOptions): Server {
         message: `session ${id} is ${state}; its Jupyter server is not reachable yet`
       });
     }
-    tunnels.proxyRequest(id, req, res);
+    const write = filesWriteRoute(remote, path, req);
+    if (write && 'refusal' in write) {
+      res.setHeader('allow', 'PUT');
+      return sendJson(res, 405, write.refusal);
+    }
+    tunnels.proxyRequest(id, req, res, write?.agentPath);
   }
 
   async function onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {

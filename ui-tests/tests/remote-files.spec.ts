@@ -10,10 +10,26 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { expect, test } from '../fixtures';
-import { notebookDir, slurm } from '../frontdoor';
+import { notebookDir, port, slurm } from '../frontdoor';
 import { openSites, runOn, shot, launchesSessions } from '../helpers';
 
 launchesSessions();
+
+/**
+ * This lab's Node service: the child of the process listening on its port. Never found by name
+ * alone, which would reach every other lab's service on the machine too.
+ */
+function servicePids(): number[] {
+  const listening = execFileSync('ss', ['-Hltnp', `sport = :${port}`], { encoding: 'utf8' });
+  const lab = /pid=(\d+)/.exec(listening)?.[1];
+  if (!lab) throw new Error(`nothing listens on port ${port}`);
+  return execFileSync('pgrep', ['-P', lab, '-f', 'jupyterlab_interlink/node/cli.js'], {
+    encoding: 'utf8'
+  })
+    .trim()
+    .split('\n')
+    .map(Number);
+}
 
 test('a session’s files open, edit and save through its own file browser, which ends with it', async ({
   lab: page
@@ -73,6 +89,11 @@ for (const { site, profile, title, remoteRoot } of copySites) {
     tmpPath
   }) => {
     test.setTimeout(240_000);
+    // The paths the writes take: raw bytes, never base64 through the contents API.
+    const puts: string[] = [];
+    page.on('request', r => {
+      if (r.method() === 'PUT') puts.push(new URL(r.url()).pathname);
+    });
     const panel = await openSites(page);
     const { card, id } = await runOn(panel, site, profile);
     await expect(card).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
@@ -95,12 +116,7 @@ for (const { site, profile, title, remoteRoot } of copySites) {
     await expect(progress).toContainText(/: (1[6-9]|[2-5]\d)\.\d of 64\.0 MiB/, {
       timeout: 60_000
     });
-    const service = execFileSync('pgrep', ['-f', 'jupyterlab_interlink/node/cli.js'], {
-      encoding: 'utf8'
-    })
-      .trim()
-      .split('\n');
-    for (const pid of service) process.kill(Number(pid), 'SIGKILL');
+    for (const pid of servicePids()) process.kill(pid, 'SIGKILL');
     await expect(page.locator('.Toastify__toast', { hasText: `Copied ${name} to` })).toBeVisible({
       timeout: 120_000
     });
@@ -119,5 +135,10 @@ for (const { site, profile, title, remoteRoot } of copySites) {
     ).toBeVisible({ timeout: 120_000 });
     expect(hash(readFileSync(join(notebookDir, tmpPath, name)))).toBe(hash(original));
     rmSync(join(remoteRoot, name));
+    expect(puts).toContainEqual(expect.stringMatching(`/sessions/${id}/files-write/${name}$`));
+    expect(puts).toContainEqual(
+      expect.stringMatching(`^/interlink/files-write/${tmpPath}/${name}$`)
+    );
+    expect(puts.filter(p => p.includes('/api/contents/'))).toEqual([]);
   });
 }

@@ -4,6 +4,7 @@
 // serves the remote Jupyter server back through it. Its stdout is the job log the user reads, so
 // it says what it is doing and never prints a secret or token.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   AGENT_ENV,
   DEFAULT_BASE_PATH,
@@ -189,6 +190,7 @@ async function main(): Promise<number> {
     secret: config.secret,
     target: { ...server.endpoint, basePath: config.baseUrl, token: server.token },
     ports: config.ports,
+    rootDir: path.resolve(config.notebookDir),
     log,
     initialDelayMs: Number(process.env[AGENT_ENV.reconnectInitialMs]) || undefined,
     maxDelayMs: Number(process.env[AGENT_ENV.reconnectMaxMs]) || undefined,

@@ -34,6 +34,7 @@ import { connectThroughProxy, proxyFor, type ProxyEnv } from './proxy-dial.js';
 import { tunnelUrlProblem } from './tunnel-url.js';
 import { LocalForwarder, type ForwardTarget } from './forward.js';
 import { UsageSampler } from './usage.js';
+import { FileWriter } from './files-write.js';
 
 export type { ForwardTarget } from './forward.js';
 
@@ -48,6 +49,8 @@ export interface TunnelAgentOptions {
    * unchanged. Every other port under `ports/` is refused, so the tunnel reaches nothing else.
    */
   ports?: readonly number[];
+  /** The remote Jupyter server's root: where the write route (FILES_WRITE_PATH) writes. */
+  rootDir?: string;
   /** Progress lines for the job log. Never given secrets or tokens. */
   log?: (line: string) => void;
   /** Proxy variables (HTTPS_PROXY, NO_PROXY, …); defaults to process.env. */
@@ -101,6 +104,7 @@ export class TunnelAgent extends EventEmitter<{
 }> {
   private readonly forwarder: LocalForwarder;
   private readonly usage = new UsageSampler();
+  private readonly files: FileWriter;
   private readonly log: (line: string) => void;
   private link: TunnelLink | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -120,6 +124,7 @@ export class TunnelAgent extends EventEmitter<{
     this.log = options.log ?? (() => {});
     this.websocketOnly = options.transport === 'websocket';
     this.forwarder = new LocalForwarder(options.target, options.ports);
+    this.files = new FileWriter(options.rootDir);
   }
 
   get connected(): boolean {
@@ -227,6 +232,8 @@ export class TunnelAgent extends EventEmitter<{
     session.on('stream', (stream, headers) => {
       if (headers[':path'] === USAGE_PATH && headers[':method'] === 'GET') {
         void this.serveUsage(stream);
+      } else if (this.files.handles(headers)) {
+        void this.files.handle(stream, headers);
       } else {
         this.forwarder.handle(stream, headers);
       }

@@ -364,14 +364,15 @@ export class TunnelEndpoint extends EventEmitter<{
     return tunnel;
   }
 
-  proxyRequest(sessionId: string, req: IncomingMessage, res: ServerResponse): void {
+  /** `path`: where in the tunnel it goes, when not the browser's own path. */
+  proxyRequest(sessionId: string, req: IncomingMessage, res: ServerResponse, path?: string): void {
     const tunnel = this.routable(sessionId);
     if (!tunnel) {
       sendJson(res, 502, tunnelDownBody());
       req.resume();
       return;
     }
-    forwardRequest(tunnel.client, sessionId, req, res, this.forwarding);
+    forwardRequest(tunnel.client, sessionId, req, res, this.forwarding, path);
   }
 
   /**

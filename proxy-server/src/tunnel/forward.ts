@@ -35,13 +35,14 @@ export function forwardRequest(
   sessionId: string,
   req: IncomingMessage,
   res: ServerResponse,
-  f: Forwarding
+  f: Forwarding,
+  path = req.url ?? '/'
 ): void {
   const method = req.method ?? 'GET';
   const headers: http2.OutgoingHttpHeaders = {
     ...forwardRequestHeaders(req.headers),
     ':method': method,
-    ':path': stripTokenParam(req.url ?? '/'),
+    ':path': stripTokenParam(path),
     ':scheme': 'http',
     ':authority': 'jupyter'
   };

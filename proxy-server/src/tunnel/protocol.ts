@@ -47,6 +47,13 @@ export const SESSION_HEADER = 'x-interlink-session';
  */
 export const USAGE_PATH = '/.interlink/usage';
 
+/**
+ * The agent's write route (`{this}<path>?offset=N`, see contract/src/files-write.ts), outside every
+ * session's base URL like USAGE_PATH: the proxy server sends `{session url}files-write/…` here
+ * once it has checked that the caller owns the session.
+ */
+export const FILES_WRITE_PATH = '/.interlink/files-write/';
+
 /** Which agent dials: `<pid>@<host name>`, as the job sees itself; shown to the session's owner. */
 export const AGENT_HEADER = 'x-interlink-agent';
 
