@@ -4,11 +4,14 @@
 // contract/src/files-write.ts), through the standalone path (`jupyter lab` with the wheel, its
 // Node service, the tunnel, the agent, the session's jupyter_server), against a plain download
 // of the same file through the same tunnel, alternating, in one run; sha256 checked after every
-// copy. Usage: node bench/drive-copy.mjs [--mib 100] [--runs 3] [--chunk-mib 8]
+// copy. `--site leonardo` runs the session as a job of the single-node Slurm of
+// scripts/slurm-local.sh (started here; the job's folder is its home), with the UI tests' sites.
+// Usage: node bench/drive-copy.mjs [--mib 100] [--runs 3] [--chunk-mib 8] [--site local|leonardo]
 import { Buffer } from 'node:buffer';
 import { createHash, randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { filesWriteUrl } from '../contract/dist/index.js';
@@ -22,15 +25,33 @@ const { values: args } = parseArgs({
   options: {
     mib: { type: 'string', default: '100' },
     runs: { type: 'string', default: '3' },
-    'chunk-mib': { type: 'string', default: String(CHUNK_BYTES / 2 ** 20) }
+    'chunk-mib': { type: 'string', default: String(CHUNK_BYTES / 2 ** 20) },
+    site: { type: 'string', default: 'local' }
   }
 });
+const SITES = {
+  local: { profile: 'small', title: 'the local site' },
+  leonardo: { profile: 'a100-1', title: 'a job of the local Slurm' }
+};
+const site = SITES[args.site];
+if (!site) throw new Error(`--site: ${args.site} is not one of ${Object.keys(SITES).join(', ')}`);
 const MIB = Number(args.mib);
 const RUNS = Number(args.runs);
 const chunkBytes = Number(args['chunk-mib']) * 2 ** 20;
 
 const dir = mkdtempSync(path.join(tmpdir(), 'interlink-bench-drive-'));
 const root = path.join(dir, 'lab');
+if (args.site === 'leonardo') {
+  const repo = path.resolve(import.meta.dirname, '..');
+  execFileSync('bash', [path.join(repo, 'scripts/slurm-local.sh'), 'start'], { stdio: 'inherit' });
+  const conf = execFileSync('bash', [path.join(repo, 'scripts/slurm-local.sh'), 'env'], {
+    encoding: 'utf8'
+  });
+  process.env.SLURM_CONF = conf.trim().split('=')[1];
+  process.env.INTERLINK_SITES = path.join(repo, 'ui-tests', 'sites-slurm.yaml');
+}
+// A Slurm job starts in its home; a local session in JupyterLab's folder.
+const remoteRoot = args.site === 'local' ? root : homedir();
 const lab = await startLab(root);
 const headers = { authorization: `token ${lab.token}` };
 
@@ -63,7 +84,7 @@ const endpoint = (base, writes, file) => ({
 });
 
 try {
-  const session = await readySession(lab);
+  const session = await readySession(lab, args.site, site.profile);
   const local = `${lab.url}/`;
   const remote = `${lab.url}${session.url}`;
   // JupyterLab's own files take raw writes at the server extension's route.
@@ -72,6 +93,8 @@ try {
   const bytes = randomBytes(MIB * 2 ** 20);
   const want = createHash('sha256').update(bytes).digest('hex');
   writeFileSync(path.join(root, 'source.bin'), bytes);
+  // The download's source on the remote side (the same file for the local site).
+  writeFileSync(path.join(remoteRoot, 'source.bin'), bytes);
   const rates = { download: [], toRemote: [], back: [] };
   for (let run = 0; run < RUNS; run++) {
     let t = performance.now();
@@ -94,11 +117,9 @@ try {
       chunkBytes
     });
     rates.back.push(MIB / ((performance.now() - t) / 1000));
-    for (const name of ['copy.bin', 'back.bin']) {
-      const hash = createHash('sha256')
-        .update(readFileSync(path.join(root, name)))
-        .digest('hex');
-      if (hash !== want) throw new Error(`${name} differs from the source`);
+    for (const file of [path.join(remoteRoot, 'copy.bin'), path.join(root, 'back.bin')]) {
+      const hash = createHash('sha256').update(readFileSync(file)).digest('hex');
+      if (hash !== want) throw new Error(`${file} differs from the source`);
     }
     console.error(
       `run ${run + 1}: download ${fmt(rates.download[run])}, to the session ${fmt(rates.toRemote[run])}, back ${fmt(rates.back[run])} MiB/s`
@@ -106,7 +127,7 @@ try {
   }
   const m = key => median(rates[key]);
   console.log(
-    `\n${MIB} MiB through the standalone path, ${chunkBytes / 2 ** 20} MiB chunks, ${RUNS} alternating runs, medians (MiB/s)`
+    `\n${MIB} MiB through the standalone path to ${site.title}, ${chunkBytes / 2 ** 20} MiB chunks, ${RUNS} alternating runs, medians (MiB/s)`
   );
   console.log(
     '| download through the tunnel | copy to the session | copy back | to the session / download | back / download |'
@@ -122,4 +143,6 @@ try {
 } finally {
   await lab.stop();
   rmSync(dir, { recursive: true, force: true });
+  for (const name of ['source.bin', 'copy.bin'])
+    rmSync(path.join(remoteRoot, name), { force: true });
 }

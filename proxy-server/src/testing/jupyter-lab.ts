@@ -115,10 +115,10 @@ export interface Session {
 }
 
 /** A kernel session on the local site, launched through the lab and ready. */
-export async function readySession(lab: Lab): Promise<Session> {
+export async function readySession(lab: Lab, site = 'local', profile = 'small'): Promise<Session> {
   const created = await lab.api<Session>('POST', '/api/sessions', {
-    site: 'local',
-    profile: 'small',
+    site,
+    profile,
     type: 'kernel',
     walltime: 3600
   });
