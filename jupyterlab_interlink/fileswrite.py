@@ -126,6 +126,9 @@ class FilesWrite(APIHandler):
     on_connection_close = on_finish
 
     def write_error(self, status_code, **kwargs):
+        # Refused before its body was read: tornado closes the connection once it answers, and
+        # says so here, or a proxy in front (the hub's) would send the next request down it.
+        self.set_header("Connection", "close")
         error = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(error, Refused):
             self.set_header("Content-Type", "application/json")

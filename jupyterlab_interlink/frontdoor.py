@@ -276,6 +276,9 @@ class StreamingServiceProxy(ServiceProxy):
         loop = asyncio.get_running_loop()
         self._write = loop.create_future()  # the service connection's write, once it is open
         self._body_end = loop.create_future()
+        # A refusal here comes before the body is read (see write_error); an answer from the
+        # service replaces these headers with its own.
+        self.set_header("Connection", "close")
         if await self._authenticated():
             self._upstream = asyncio.ensure_future(self._forward())
             # A browser that left mid-body fails it, with nobody waiting for the outcome.
@@ -298,6 +301,12 @@ class StreamingServiceProxy(ServiceProxy):
             await self._write.result()(chunk)
         except StreamClosedError:
             pass
+
+    def write_error(self, status_code, **kwargs):
+        # Refused before its body was read: tornado closes the connection once it answers, and
+        # says so here, or a proxy in front (the hub's) would send the next request down it.
+        self.set_header("Connection", "close")
+        super().write_error(status_code, **kwargs)
 
     def _end_body(self):
         if self._body_end is not None and not self._body_end.done():

@@ -369,7 +369,10 @@ describe('under a real JupyterHub', () => {
     const refused = await write(bob);
     assert.equal(refused.status, 403);
     assert.doesNotMatch(await refused.text(), /"size"/);
-    assert.deepEqual(await (await write(alice)).json(), { size: 11 });
+    const written = await write(alice);
+    const body = await written.text();
+    assert.equal(written.status, 200, body);
+    assert.deepEqual(JSON.parse(body), { size: 11 });
     const home = join(hub.dir, 'home', 'alice');
     assert.equal(await readFile(join(home, 'from-a-session.txt'), 'utf8'), 'copied back');
     await fetch(`${hub.url}/hub/api/users/alice/server`, { method: 'DELETE', headers: admin });

@@ -35,6 +35,8 @@ c.ServerApp.authorizer_class = ReadOnlyFolder
 interface Answer {
   status: number;
   body: { size?: number; error?: string; field?: string; message?: string };
+  /** The answer said `Connection: close`. */
+  closes?: true;
 }
 
 describe("raw writes into JupyterLab's own files", () => {
@@ -52,6 +54,7 @@ describe("raw writes into JupyterLab's own files", () => {
   ) =>
     new Promise<Answer>((resolve, reject) => {
       const token = init.token ?? lab.token;
+      const agent = new http.Agent({ keepAlive: true });
       const { hostname, port } = new URL(lab.url);
       const req = http.request(
         {
@@ -59,25 +62,31 @@ describe("raw writes into JupyterLab's own files", () => {
           port,
           path: `${init.prefix ?? '/interlink/'}files-write/${rawPath}`,
           method: init.method ?? 'PUT',
-          // A refused write's connection is closed with its body unread: never reuse one.
-          agent: false,
+          // A connection of its own, kept alive as a proxy's would be (so a refusal's
+          // `Connection: close` is the server's word, not an echo of ours), never reused.
+          agent,
           headers: token ? { authorization: `token ${token}` } : {}
         },
         res => {
           let text = '';
           res.on('data', (c: Buffer) => (text += c.toString()));
           res.on('end', () => {
+            agent.destroy();
             let parsed: Answer['body'] = {};
             try {
               parsed = JSON.parse(text);
             } catch {
               // a refusal without JSON (405 from tornado): its status says enough
             }
-            resolve({ status: res.statusCode!, body: parsed });
+            const closes = res.headers.connection === 'close' ? { closes: true as const } : {};
+            resolve({ status: res.statusCode!, body: parsed, ...closes });
           });
         }
       );
-      req.on('error', reject);
+      req.on('error', err => {
+        agent.destroy();
+        reject(err);
+      });
       req.end(body);
     });
   const disk = (name: string) => readFileSync(path.join(root, name));
@@ -167,6 +176,9 @@ describe("raw writes into JupyterLab's own files", () => {
   it('writes for a signed-in user allowed to write contents only', async () => {
     const nobody = await send('anon.bin?offset=0', randomBytes(10), { token: '' });
     assert.equal(nobody.status, 403);
+    // Its body unread, the connection closes, and the answer says so: a proxy in front (the
+    // hub's) would otherwise send the next request down a closing connection.
+    assert.equal(nobody.closes, true);
     const wrong = await send('anon.bin?offset=0', randomBytes(10), { token: 'not-the-token' });
     assert.equal(wrong.status, 403);
     assert.equal(existsSync(path.join(root, 'anon.bin')), false);
@@ -191,6 +203,7 @@ describe("raw writes into JupyterLab's own files", () => {
     assert.equal(refused.body.size, bytes.length);
     const nobody = await send('stranger.bin?offset=0', randomBytes(10), { prefix, token: '' });
     assert.equal(nobody.status, 403);
+    assert.equal(nobody.closes, true);
     assert.equal(existsSync(path.join(root, 'stranger.bin')), false);
     const get = await send('through.bin?offset=0', Buffer.alloc(0), { prefix, method: 'GET' });
     assert.equal(get.status, 405);

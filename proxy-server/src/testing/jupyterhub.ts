@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { get as httpGet } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -229,15 +230,19 @@ configure_interlink(
 
   if (options.wait === 'none') return running;
   try {
-    // By their own ports: Node does not resolve the `*.localhost` names browsers do.
+    // Through the hub's proxy, as browsers come (the service's route added), under the names
+    // browsers use: Node does not resolve `*.localhost`, so the name goes in the Host header.
+    const publicHost = (name: string) => (options.subdomains ? `${name}:${port}` : undefined);
     await waitFor(
-      `http://127.0.0.1:${hubPort}/hub/health`,
+      `http://127.0.0.1:${port}/hub/health`,
+      publicHost('hub.localhost'),
       () => hub.exitCode === null,
       timeoutMs,
       () => output
     );
     await waitFor(
-      `http://127.0.0.1:${servicePort}/services/interlink/healthz`,
+      `http://127.0.0.1:${port}/services/interlink/healthz`,
+      publicHost('interlink--service.hub.localhost'),
       () => hub.exitCode === null,
       timeoutMs,
       () => output
@@ -251,6 +256,7 @@ configure_interlink(
 
 async function waitFor(
   target: string,
+  host: string | undefined,
   alive: () => boolean,
   timeoutMs: number,
   output: () => string
@@ -258,17 +264,24 @@ async function waitFor(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive()) throw new Error(`JupyterHub exited:\n${output().slice(-4000)}`);
-    try {
-      const res = await fetch(target, { signal: AbortSignal.timeout(2_000) });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
+    if (await answersOk(target, host)) return;
     await new Promise(r => setTimeout(r, 250));
   }
   throw new Error(
-    `${target} did not answer within ${timeoutMs / 1000} s:\n${output().slice(-4000)}`
+    `${target} (Host ${host ?? 'as in the URL'}) did not answer within ${timeoutMs / 1000} s:\n${output().slice(-4000)}`
   );
+}
+
+/** A GET of `target` (with `host` as its Host header) answers 2xx within 2 s. */
+function answersOk(target: string, host: string | undefined): Promise<boolean> {
+  return new Promise(resolveOk => {
+    const req = httpGet(target, { headers: host ? { host } : {}, timeout: 2_000 }, res => {
+      res.resume();
+      resolveOk((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 300);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolveOk(false));
+  });
 }
 
 // As a command: a hub for the Playwright tests, alice in the "physics" group; `--subdomains`
