@@ -13,7 +13,7 @@ import { defaultLocalSite } from '@jupyterlab-interlink/vk-bridge';
 import { TokenAuthenticator, startProxyServer, type RunningProxyServer } from './index.js';
 import { createLogger } from './logging.js';
 import { KernelChannel, startKernel } from './testing/kernel-client.js';
-import { readEvents, waitForEvent } from './testing/events.js';
+import { readEvents, waitForState } from './testing/events.js';
 
 const ALICE = 'alice-token-0123456789';
 const BOB = 'bob-token-0123456789';
@@ -160,15 +160,7 @@ describe('public contract on the local site', () => {
     assert.ok(['pending', 'queued', 'starting'].includes(session.state));
 
     // The state reaches us by push, not by polling.
-    await waitForEvent(
-      events,
-      e =>
-        e.event === 'session' &&
-        (e.data as Session).id === session.id &&
-        (e.data as Session).state === 'ready',
-      'the session to become ready',
-      90_000
-    );
+    await waitForState(events, session.id, 'ready', 90_000);
 
     // Bob sees neither the session nor its Jupyter server, on HTTP or WebSocket.
     assert.deepEqual(await (await fetch(`${api}/sessions`, as(BOB))).json(), []);
@@ -207,15 +199,7 @@ describe('public contract on the local site', () => {
 
     const stopped = await fetch(`${api}/sessions/${session.id}`, as(ALICE, { method: 'DELETE' }));
     assert.equal(stopped.status, 200);
-    const final = await waitForEvent(
-      events,
-      e =>
-        e.event === 'session' &&
-        (e.data as Session).id === session.id &&
-        (e.data as Session).state === 'cancelled',
-      'the session to be cancelled',
-      30_000
-    );
+    const final = await waitForState(events, session.id, 'cancelled', 30_000);
     assert.match((final.data as Session).reason ?? '', /stopped by alice/);
     assert.ok(!isAlive(kernelPid), `the remote kernel (pid ${kernelPid}) is gone`);
     assert.equal((await fetch(`${server.url}${session.url}api/status`, as(ALICE))).status, 503);

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Session } from '@jupyterlab-interlink/contract';
 import { startLocalProxy, type LocalProxy, type TestUser } from './testing/local-proxy.js';
-import { readEvents, waitForEvent } from './testing/events.js';
+import { readEvents, waitForState } from './testing/events.js';
 import { FileWriter } from './agent/files-write.js';
 
 interface Answer {
@@ -54,15 +54,7 @@ describe('raw writes into a session’s files', () => {
     });
     assert.equal(created.status, 201);
     session = (await created.json()) as Session;
-    await waitForEvent(
-      events,
-      e =>
-        e.event === 'session' &&
-        (e.data as Session).id === session.id &&
-        (e.data as Session).state === 'ready',
-      'the session to become ready',
-      90_000
-    );
+    await waitForState(events, session.id, 'ready', 90_000);
     await events.return(undefined);
   });
   after(async () => {

@@ -12,7 +12,7 @@ import { WebSocket } from 'ws';
 import { AGENT_ENV, type Session } from '@jupyterlab-interlink/contract';
 import type { RunningProxyServer } from './index.js';
 import { TOKENS, startLocalProxy, type LocalProxy } from './testing/local-proxy.js';
-import { readEvents, waitForEvent } from './testing/events.js';
+import { readEvents, waitForState } from './testing/events.js';
 import { freePort } from './agent/jupyter.js';
 
 const ALICE = TOKENS.alice;
@@ -134,15 +134,7 @@ describe('declared ports of a kernel session', () => {
     assert.equal(created.status, 201);
     const session = (await created.json()) as Session;
     assert.deepEqual(session.ports, [appPort]);
-    await waitForEvent(
-      events,
-      e =>
-        e.event === 'session' &&
-        (e.data as Session).id === session.id &&
-        (e.data as Session).state === 'ready',
-      'the session to become ready',
-      90_000
-    );
+    await waitForState(events, session.id, 'ready', 90_000);
     const root = `${server.url}${session.url}ports/${appPort}/`;
     const prefix = `${session.url}ports/${appPort}`;
 
@@ -200,15 +192,7 @@ describe('declared ports of a kernel session', () => {
     assert.equal(bystanderHits, 0, 'nothing reached the undeclared port');
 
     await fetch(`${api}/sessions/${session.id}`, as(ALICE, { method: 'DELETE' }));
-    await waitForEvent(
-      events,
-      e =>
-        e.event === 'session' &&
-        (e.data as Session).id === session.id &&
-        (e.data as Session).state === 'cancelled',
-      'the session to be cancelled',
-      30_000
-    );
+    await waitForState(events, session.id, 'cancelled', 30_000);
     await events.return(undefined);
   });
 });

@@ -1,4 +1,6 @@
 /** Reads a Server-Sent Events stream (the proxy server's {base}/api/events) for tests. */
+import type { Session } from '@jupyterlab-interlink/contract';
+
 export interface SseEvent {
   event: string;
   data: unknown;
@@ -52,4 +54,20 @@ export async function waitForEvent(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Waits for the event saying session `id` reached `state` (the event, its data the session). */
+export function waitForState(
+  events: AsyncGenerator<SseEvent>,
+  id: string,
+  state: Session['state'],
+  timeoutMs = 60_000
+): Promise<SseEvent> {
+  return waitForEvent(
+    events,
+    e =>
+      e.event === 'session' && (e.data as Session).id === id && (e.data as Session).state === state,
+    `session ${id} to be ${state}`,
+    timeoutMs
+  );
 }
